@@ -1,0 +1,171 @@
+"""Read BTF bytes, raw files, and the `.BTF`/`.BTF.base` sections of ELF files.
+
+Parsing is as lenient as libbpf's (so we can read and dump what other tools
+wrote, including blobs the kernel would refuse); strictness is the
+verifier's job.  A kind this reader does not know is skipped with the blob's
+layout section and kept as `Unknown`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from ..errors import BtfError, Dwarf2BtfError
+from .kinds import (LAYOUT, MAX_NAME_OFFSET, FuncLinkage, IntEncoding,
+                    Kind, VarLinkage)
+from .model import (Array, Btf, Const, Datasec, DeclTag, Enum, Enum64, EnumValue,
+                    Float, Func, FuncProto, Fwd, Int, Member, Param, Ptr, Restrict,
+                    Struct, Type, Typedef, TypeTag, Union, Unknown, Var, VarSecinfo,
+                    Volatile)
+from .strings import StringTable
+from .wire import RawType, parse_header, parse_layout, split_records, words_of
+
+ELF_MAGIC = b"\x7fELF"
+
+
+def _s32(v: int) -> int:
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+def _enum_value(v: int, signed: bool, bits: int) -> int:
+    return v - (1 << bits) if signed and v >> (bits - 1) else v
+
+
+def _named(enum_cls, v: int):
+    try:
+        return enum_cls(v)
+    except ValueError:
+        return v
+
+
+def decode(r: RawType, name: str, s: Callable[[int], str]) -> Type:
+    """Turn one raw record into its model class; `s` resolves string offsets."""
+    kind, vlen, kflag, ref, tail = r.kind, r.vlen, r.kflag, r.size_type, r.tail
+    if kind == Kind.INT:
+        v = tail[0]
+        return Int(name, ref, v & 0xFF, IntEncoding((v >> 24) & 0x0F), (v >> 16) & 0xFF)
+    if kind == Kind.PTR:
+        return Ptr(ref, name)
+    if kind == Kind.ARRAY:
+        return Array(tail[0], tail[1], tail[2], name)
+    if kind in (Kind.STRUCT, Kind.UNION):
+        cls = Struct if kind == Kind.STRUCT else Union
+        if kflag:
+            members = [Member(s(tail[i]), tail[i + 1], tail[i + 2] & 0xFFFFFF, tail[i + 2] >> 24)
+                       for i in range(0, 3 * vlen, 3)]
+        else:
+            members = [Member(s(tail[i]), tail[i + 1], tail[i + 2])
+                       for i in range(0, 3 * vlen, 3)]
+        return cls(name, ref, members, kflag)
+    if kind == Kind.ENUM:
+        return Enum(name, ref, [EnumValue(s(tail[i]), _enum_value(tail[i + 1], kflag, 32))
+                                for i in range(0, 2 * vlen, 2)], kflag)
+    if kind == Kind.ENUM64:
+        return Enum64(name, ref, [EnumValue(s(tail[i]),
+                                            _enum_value(tail[i + 1] | tail[i + 2] << 32, kflag, 64))
+                                  for i in range(0, 3 * vlen, 3)], kflag)
+    if kind == Kind.FWD:
+        return Fwd(name, kflag)
+    if kind == Kind.TYPEDEF:
+        return Typedef(name, ref)
+    if kind == Kind.VOLATILE:
+        return Volatile(ref, name)
+    if kind == Kind.CONST:
+        return Const(ref, name)
+    if kind == Kind.RESTRICT:
+        return Restrict(ref, name)
+    if kind == Kind.FUNC:
+        return Func(name, ref, _named(FuncLinkage, vlen))
+    if kind == Kind.FUNC_PROTO:
+        return FuncProto(ref, [Param(s(tail[i]), tail[i + 1]) for i in range(0, 2 * vlen, 2)], name)
+    if kind == Kind.VAR:
+        return Var(name, ref, _named(VarLinkage, tail[0]))
+    if kind == Kind.DATASEC:
+        return Datasec(name, ref, [VarSecinfo(tail[i], tail[i + 1], tail[i + 2])
+                                   for i in range(0, 3 * vlen, 3)])
+    if kind == Kind.FLOAT:
+        return Float(name, ref)
+    if kind == Kind.DECL_TAG:
+        return DeclTag(name, ref, _s32(tail[0]), kflag)
+    if kind == Kind.TYPE_TAG:
+        return TypeTag(name, ref, kflag)
+    return Unknown(kind, name, vlen, kflag, ref, tail.tobytes())
+
+
+def check_strings(raw: bytes, split: bool) -> None:
+    """libbpf's string-section rules: base starts with "", all NUL-terminated."""
+    if not split and (not raw or raw[0]):
+        raise BtfError("string section of base BTF must start with an empty string")
+    if raw and raw[-1]:
+        raise BtfError("string section is not NUL-terminated")
+    if len(raw) - 1 > MAX_NAME_OFFSET:
+        raise BtfError(f"string section of {len(raw)} bytes is too large")
+
+
+def parse(data: bytes, *, base: Btf | None = None, known_kinds: int = len(LAYOUT)) -> Btf:
+    """Parse a BTF blob (split BTF when `base` is given) into the model."""
+    h = parse_header(data)
+    str_start = h.hdr_len + h.str_off
+    raw_strings = bytes(data[str_start:str_start + h.str_len])
+    try:
+        check_strings(raw_strings, base is not None)
+    except BtfError as e:
+        raise e.located(offset=str_start)
+    strings = StringTable(raw_strings, base=base.strings if base is not None else None)
+    layout = parse_layout(data, h)
+    if h.type_len % 4:
+        raise BtfError("type section length is not a multiple of 4", offset=12)
+    type_start = h.hdr_len + h.type_off
+    try:
+        records = split_records(words_of(data, type_start, h.type_len, h.endian), layout,
+                                known_kinds)
+    except BtfError as e:
+        e.offset += type_start
+        raise
+    types: list[Type] = []
+    get = strings.get
+    for r in records:
+        try:
+            types.append(decode(r, get(r.name_off), get))
+        except BtfError as e:
+            raise e.located(offset=type_start + r.offset) from None
+    return Btf(types, strings=strings, base=base, hdr_len=h.hdr_len, layout=layout,
+               endian=h.endian)
+
+
+def read_sections(path: str | Path) -> tuple[bytes, bytes | None, str | None]:
+    """(.BTF bytes, .BTF.base bytes or None, section name or None for raw files)."""
+    data = Path(path).read_bytes()
+    if not data.startswith(ELF_MAGIC):
+        return data, None, None
+    from ..elf.sections import section_bytes
+    found = section_bytes(path, (".BTF", ".BTF.base"))
+    if ".BTF" not in found:
+        raise BtfError("no .BTF section in this ELF file")
+    return found[".BTF"], found.get(".BTF.base"), ".BTF"
+
+
+def load(path: str | Path, *, base: Btf | None = None) -> Btf:
+    """Load BTF from a raw file or an ELF file's `.BTF`.
+
+    An ELF file's own `.BTF.base` (distilled base) is its base unless one is
+    given, as libbpf does since 1.5.
+    """
+    path = str(path)
+    try:
+        btf_bytes, base_bytes, section = read_sections(path)
+    except OSError as e:
+        raise Dwarf2BtfError(f"cannot read: {e.strerror}", file=path) from None
+    except BtfError as e:
+        raise e.located(file=path)
+    if base is None and base_bytes is not None:
+        try:
+            base = parse(base_bytes)
+        except BtfError as e:
+            raise e.located(file=path, section=".BTF.base")
+    try:
+        return parse(btf_bytes, base=base)
+    except BtfError as e:
+        raise e.located(file=path, section=section)
+

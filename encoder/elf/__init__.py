@@ -1,0 +1,1 @@
+"""The ELF container: sections, symbols and relocations, through pyelftools."""
