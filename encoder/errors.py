@@ -30,6 +30,19 @@ class Dwarf2BtfError(Exception):
             self.offset = offset
         return self
 
+    def moved(self, delta: int) -> "Dwarf2BtfError":
+        """Shift the offset by `delta`, from a part's start to its container's."""
+        if self.offset is not None:
+            self.offset += delta
+        return self
+
+    def within(self, *, file: str, section: str | None) -> "Dwarf2BtfError":
+        """Place an error found inside a blob that came from `section` of `file`."""
+        self.file = file
+        if section:
+            self.section = f"{section} {self.section}" if self.section else section
+        return self
+
     def __str__(self) -> str:
         where = [p for p in (self.file, self.section) if p]
         if self.offset is not None:

@@ -30,6 +30,13 @@ def _name(s: str) -> str:
     return s if s else "(anon)"
 
 
+def _json_enum_value(kind: Kind, signed: bool, value: int) -> int:
+    """bpftool -j widens an unsigned ENUM's s32 wire value with its sign."""
+    if kind == Kind.ENUM and not signed and value & 0x80000000:
+        return value | 0xFFFFFFFF00000000
+    return value
+
+
 def _fields(btf: Btf, t: Type) -> Iterator[tuple[str, object]]:
     """(field, value) pairs after id/kind/name, in bpftool's order.
 
@@ -54,6 +61,7 @@ def _fields(btf: Btf, t: Type) -> Iterator[tuple[str, object]]:
         yield from (("encoding", "SIGNED" if t.signed else "UNSIGNED"), ("size", t.size),
                     ("vlen", len(t.values)))
         yield "values", [{"name": _name(v.name), "val": v.value} for v in t.values]
+
     elif k == Kind.FWD:
         yield "fwd_kind", "union" if t.union else "struct"
     elif k == Kind.FUNC:
@@ -113,5 +121,8 @@ def dump_json(btf: Btf) -> str:
     for type_id, t in zip(btf.own_ids(), btf.types):
         d = {"id": type_id, "kind": kind_name(t.kind), "name": _name(t.name)}
         d.update(_fields(btf, t))
+        if t.kind in (Kind.ENUM, Kind.ENUM64):
+            for v in d["values"]:
+                v["val"] = _json_enum_value(t.kind, t.signed, v["val"])
         types.append(d)
     return json.dumps({"types": types}, separators=(",", ":"), ensure_ascii=False) + "\n"

@@ -104,32 +104,41 @@ def check_strings(raw: bytes, split: bool) -> None:
 
 
 def parse(data: bytes, *, base: Btf | None = None, known_kinds: int = len(LAYOUT)) -> Btf:
-    """Parse a BTF blob (split BTF when `base` is given) into the model."""
-    h = parse_header(data)
+    """Parse a BTF blob (split BTF when `base` is given) into the model.
+
+    Errors name the part of the blob (header, string or type section) and the
+    byte offset from the blob's start.
+    """
+    try:
+        h = parse_header(data)
+        layout = parse_layout(data, h)
+    except BtfError as e:
+        raise e.located(section="header")
     str_start = h.hdr_len + h.str_off
     raw_strings = bytes(data[str_start:str_start + h.str_len])
     try:
         check_strings(raw_strings, base is not None)
     except BtfError as e:
-        raise e.located(offset=str_start)
+        raise e.located(section="string section", offset=str_start)
     strings = StringTable(raw_strings, base=base.strings if base is not None else None)
-    layout = parse_layout(data, h)
-    if h.type_len % 4:
-        raise BtfError("type section length is not a multiple of 4", offset=12)
     type_start = h.hdr_len + h.type_off
+    if h.type_len % 4:
+        raise BtfError("type section length is not a multiple of 4",
+                       section="header", offset=12)
     try:
         records = split_records(words_of(data, type_start, h.type_len, h.endian), layout,
                                 known_kinds)
     except BtfError as e:
-        e.offset += type_start
-        raise
+        raise e.located(section="type section", offset=0).moved(type_start)
     types: list[Type] = []
     get = strings.get
+    first_id = base.type_count if base is not None else 1
     for r in records:
         try:
             types.append(decode(r, get(r.name_off), get))
         except BtfError as e:
-            raise e.located(offset=type_start + r.offset) from None
+            raise BtfError(f"type [{first_id + len(types)}]: {e.what}",
+                           section="type section", offset=type_start + r.offset) from None
     return Btf(types, strings=strings, base=base, hdr_len=h.hdr_len, layout=layout,
                endian=h.endian)
 
@@ -163,9 +172,9 @@ def load(path: str | Path, *, base: Btf | None = None) -> Btf:
         try:
             base = parse(base_bytes)
         except BtfError as e:
-            raise e.located(file=path, section=".BTF.base")
+            raise e.within(file=path, section=".BTF.base")
     try:
         return parse(btf_bytes, base=base)
     except BtfError as e:
-        raise e.located(file=path, section=section)
+        raise e.within(file=path, section=section)
 
