@@ -145,9 +145,10 @@ def parse(data: bytes, *, base: Btf | None = None, known_kinds: int = len(LAYOUT
 
 def read_sections(path: str | Path) -> tuple[bytes, bytes | None, str | None]:
     """(.BTF bytes, .BTF.base bytes or None, section name or None for raw files)."""
-    data = Path(path).read_bytes()
-    if not data.startswith(ELF_MAGIC):
-        return data, None, None
+    with open(path, "rb") as f:
+        if f.read(4) != ELF_MAGIC:
+            f.seek(0)
+            return f.read(), None, None
     from ..elf.sections import section_bytes
     found = section_bytes(path, (".BTF", ".BTF.base"))
     if ".BTF" not in found:

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""`make bench`: our tool and the reference tool on the same input, same run.
+
+Each pair runs interleaved, REPEAT times; we print medians of wall seconds
+and peak RSS and the ratio ours/theirs, and write the table to BENCHMARKS.md
+with the machine, the versions and the date.  No test asserts a time.
+
+Jobs so far (the encoder's jobs join when encoding lands):
+  dump of the vmlinux BTF Debian shipped    vs  bpftool btf dump file
+  dump of a module's split BTF              vs  bpftool -B vmlinux btf dump file
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+import corpus  # noqa: E402
+
+REPEAT = 3
+
+
+def measure(cmd: list[str]) -> tuple[float, int]:
+    """(wall seconds, peak RSS in KiB) of one run, output discarded."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"bench: failed: {' '.join(cmd)}")
+    return wall, usage.ru_maxrss
+
+
+def compare(label: str, ours: list[str], theirs: list[str]) -> dict:
+    runs: dict[str, list[tuple[float, int]]] = {"ours": [], "theirs": []}
+    for _ in range(REPEAT):
+        runs["ours"].append(measure(ours))
+        runs["theirs"].append(measure(theirs))
+    med = {k: (statistics.median(w for w, _ in v), statistics.median(r for _, r in v))
+           for k, v in runs.items()}
+    row = {"job": label, "ours_s": med["ours"][0], "theirs_s": med["theirs"][0],
+           "ours_mib": med["ours"][1] / 1024, "theirs_mib": med["theirs"][1] / 1024}
+    row["ratio"] = row["ours_s"] / row["theirs_s"]
+    print(f"{label:45} ours {row['ours_s']:7.3f}s {row['ours_mib']:7.1f}MiB   "
+          f"theirs {row['theirs_s']:7.3f}s {row['theirs_mib']:7.1f}MiB   ratio {row['ratio']:.2f}",
+          flush=True)
+    return row
+
+
+def version(cmd: list[str]) -> str:
+    return subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()[0]
+
+
+def main() -> int:
+    if not shutil.which("bpftool"):
+        print("bench: bpftool is missing (make oracles)", file=sys.stderr)
+        return 2
+    ours = [sys.executable, "-m", "encoder"]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        vml = Path(tmp) / "vmlinux.btf"
+        vml.write_bytes(corpus.btf_bytes(corpus.vmlinux_btf_path()))
+        rows.append(compare("dump vmlinux BTF (Debian 6.1)", ours + ["dump", str(vml)],
+                            ["bpftool", "btf", "dump", "file", str(vml)]))
+        xfs = next(p for p in corpus.module_paths() if p.name.startswith("xfs.ko"))
+        mod = Path(tmp) / "xfs.btf"
+        mod.write_bytes(corpus.btf_bytes(xfs))
+        rows.append(compare("dump xfs.ko split BTF", ours + ["dump", str(mod), "-B", str(vml)],
+                            ["bpftool", "-B", str(vml), "btf", "dump", "file", str(mod)]))
+    write_report(rows)
+    return 0
+
+
+def write_report(rows: list[dict]) -> None:
+    """Replace the measured table in BENCHMARKS.md, keeping the prose around it."""
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    lines = [
+        start,
+        f"Written by `make bench` on {datetime.date.today()}; medians of {REPEAT} interleaved runs.",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"kernel {platform.release()}; {version(['bpftool', 'version'])}; "
+        f"Debian kernel {corpus.kernel_release()}.", "",
+        "| job | ours s | ours MiB | reference s | reference MiB | ratio s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [f"| {r['job']} | {r['ours_s']:.3f} | {r['ours_mib']:.1f} | {r['theirs_s']:.3f} "
+              f"| {r['theirs_mib']:.1f} | {r['ratio']:.2f} |" for r in rows]
+    lines.append(end)
+    path = REPO / "BENCHMARKS.md"
+    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{start}\n{end}\n"
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
+    path.write_text(head + "\n".join(lines) + tail)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Fixtures shared by the tests."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+# ---------------------------------------------------------------------------
+# The real-kernel corpus (tests/corpus.py; the tests marked `corpus`).
+# Everything here skips with a pointer to `make corpus` when it is not fetched.
+
+_TESTS = str(Path(__file__).resolve().parent)
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+
+import corpus as _corpus  # noqa: E402
+
+CORPUS_MISSING = _corpus.MISSING
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """The extracted Debian kernel packages; skips when absent."""
+    root = _corpus.corpus_root()
+    if root is None:
+        pytest.skip(CORPUS_MISSING)
+    return root
+
+
+@pytest.fixture(scope="session")
+def vmlinux_btf_file(corpus_dir) -> Path:
+    """The raw .BTF Debian's build made for vmlinux, as a file."""
+    return _corpus.vmlinux_btf_path(corpus_dir)
+
+
+@pytest.fixture(scope="session")
+def vmlinux_btf_bytes(vmlinux_btf_file) -> bytes:
+    return vmlinux_btf_file.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def vmlinux_btf(vmlinux_btf_bytes):
+    """The vmlinux BTF parsed once per session (the base of every module)."""
+    from encoder.btf.reader import parse
+    return parse(vmlinux_btf_bytes)
+
+
+@pytest.fixture(scope="session")
+def bpftool_exe() -> str:
+    exe = shutil.which("bpftool")
+    if exe is None:
+        pytest.skip("bpftool is not installed (apt-get install bpftool)")
+    return exe
+
+# --- end of the corpus fixtures ---------------------------------------------
