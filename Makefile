@@ -9,12 +9,12 @@ CORPUS  = $(PYTHON) tests/corpus.py
 setup: oracles
 	$(PIP) install -q -e '.[test]'
 
-## oracles: pahole 1.24, bpftool, libbpf and zstd from Debian
+## oracles: pahole 1.24, bpftool, libbpf, zstd and clang (for make fixtures) from Debian
 oracles:
 	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	  apt-get install -y -qq bpftool dwarves libbpf1 zstd >/dev/null; \
-	else echo "oracles: not root or no apt-get; install bpftool dwarves libbpf1 zstd yourself"; fi
+	  apt-get install -y -qq bpftool dwarves libbpf1 zstd clang >/dev/null; \
+	else echo "oracles: not root or no apt-get; install bpftool dwarves libbpf1 zstd clang yourself"; fi
 
 ## demo: install, fetch Debian's 6.1 kernel, show our reading of its BTF next to bpftool's
 demo: setup
