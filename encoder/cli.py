@@ -39,8 +39,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
     btf_bytes, base_bytes, section = read_sections(args.file)
     if base is None and base_bytes is not None:
         base = load(args.file).base
+    # The kernel resolves only BTF loaded with BPF_BTF_LOAD, never vmlinux or
+    # module BTF; judge the input the way the kernel would judge it.
+    resolve = args.resolve if args.resolve is not None else (section is None and base is None)
     verify_bytes(btf_bytes, base=base, profile=PROFILES[args.profile],
-                 resolve=not args.no_resolve, source=args.file, section=section)
+                 resolve=resolve, source=args.file, section=section)
     print(f"{args.file}: OK")
     return 0
 
@@ -60,10 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="check BTF against the kernel's rules")
     v.add_argument("file", help="raw BTF, or an ELF file with a .BTF section")
     v.add_argument("--base", "-B", help="base BTF (ELF or raw) for split BTF")
-    v.add_argument("--profile", default="latest",
-                   help="target kernel profile (default: latest)")
-    v.add_argument("--no-resolve", action="store_true",
-                   help="only the per-type checks the kernel applies to vmlinux/module BTF")
+    from .btf.verifier import PROFILES
+    v.add_argument("--profile", default="latest", choices=sorted(PROFILES),
+                   help="target kernel (default: latest)")
+    v.add_argument("--resolve", action=argparse.BooleanOptionalAction, default=None,
+                   help="run the kernel's resolve pass, as for BPF_BTF_LOAD (default: for "
+                        "raw base BTF; not for ELF .BTF or split BTF, as the kernel does)")
     v.set_defaults(func=cmd_verify)
     return p
 

@@ -9,7 +9,7 @@ import pytest
 from encoder.btf.kinds import Kind, info_word
 from encoder.btf.writer import encode
 
-from sample_types import every_kind
+from badblobs import good_btf as every_kind
 
 GOOD = encode(every_kind())
 

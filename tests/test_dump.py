@@ -10,7 +10,7 @@ from encoder.btf.dump import dump_json, dump_text
 from encoder.btf.reader import parse
 from encoder.btf.writer import encode
 
-from sample_types import every_kind
+from badblobs import good_btf as every_kind
 from util import EXTERNAL, bpftool, external
 
 
