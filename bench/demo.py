@@ -33,7 +33,7 @@ def show(label: str, raw: bytes, path: Path, base: Path | None, base_btf=None) -
     print(f"\n== {label}: {len(btf.types)} types, {len(raw)} bytes")
     print("   by kind: " + ", ".join(f"{k} {n}" for k, n in kinds.most_common()))
     print(f"   written back byte-identical: {encode(btf) == raw}")
-    print(f"   kernel 6.1 rules: accepted")
+    print("   kernel 6.1 rules: accepted")
     print(f"   `dwarf2btf dump` == `{' '.join(cmd[:-1])} FILE`: {ours == theirs}")
     for a, b in list(zip(ours.decode().splitlines(), theirs.decode().splitlines()))[:6]:
         print(f"   ours: {a[:60]:60}  bpftool: {b[:60]}")

@@ -86,8 +86,10 @@ def write_report(rows: list[dict]) -> None:
     start, end = "<!-- bench:start -->", "<!-- bench:end -->"
     lines = [
         start,
-        f"Written by `make bench` on {datetime.date.today()}; medians of {REPEAT} interleaved runs.",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"Written by `make bench` on {datetime.date.today()}; "
+        f"medians of {REPEAT} interleaved runs.",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, "
         f"kernel {platform.release()}; {version(['bpftool', 'version'])}; "
         f"Debian kernel {corpus.kernel_release()}.", "",
         "| job | ours s | ours MiB | reference s | reference MiB | ratio s |",

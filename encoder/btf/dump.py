@@ -87,7 +87,8 @@ def _text_line(btf: Btf, type_id: int, t: Type) -> str:
     for key, val in _fields(btf, t):
         if key == "members":
             for m in val:
-                out.append(f"\n\t'{m['name']}' type_id={m['type_id']} bits_offset={m['bits_offset']}")
+                out.append(f"\n\t'{m['name']}' type_id={m['type_id']} "
+                           f"bits_offset={m['bits_offset']}")
                 if "bitfield_size" in m:
                     out.append(f" bitfield_size={m['bitfield_size']}")
         elif key == "values":
