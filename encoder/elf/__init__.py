@@ -1,1 +1,12 @@
-"""The ELF container: sections, symbols and relocations, through pyelftools."""
+"""The ELF container: sections (decompressed, relocated), symbols, relocations.
+
+`ElfFile` reads little-endian ELF32/ELF64 through `mmap` with `struct`;
+pyelftools is not needed here (the tests use it as an oracle).
+`sections.section_bytes` is the older pyelftools-based helper the BTF reader
+uses.
+"""
+
+from .file import ElfFile, SectionHeader
+from .consts import EM, ET, SHT, STB, STT
+
+__all__ = ["ElfFile", "SectionHeader", "EM", "ET", "SHT", "STB", "STT"]
