@@ -29,7 +29,7 @@ from .constants import At, Form
 from .dies import (ATTR_FIELD, F_CONST_FORM, F_CONST_VALUE, F_TAG, FLAG_FIELDS, NFIELDS,
                    REFERENCE_FIELDS, actions_for)
 from .forms import (VAR_BLOCK, VAR_BLOCK1, VAR_BLOCK2, VAR_BLOCK4, VAR_CSTR, VAR_INDIRECT,
-                    VAR_SLEB, VAR_ULEB, UnitShape, form_size)
+                    VAR_SLEB, VAR_ULEB, UnitShape, form_size, read_sleb, read_uleb)
 
 # Plan tuple layout (indexes used by walk.py).
 P_TAG = 0          # DW_TAG_*
@@ -241,11 +241,11 @@ class PlanCache:
         p = 0
         while True:
             here = offset + p
-            code, p = _uleb(data, p)
+            code, p = read_uleb(data, p)
             if code == 0:
                 return table
             decl_start = p
-            tag, p = _uleb(data, p)
+            tag, p = read_uleb(data, p)
             children = data[p]
             p += 1
             if children > 1:
@@ -253,13 +253,13 @@ class PlanCache:
                                  file=file, section=".debug_abbrev", offset=here)
             specs = []
             while True:
-                at, p = _uleb(data, p)
-                form, p = _uleb(data, p)
+                at, p = read_uleb(data, p)
+                form, p = read_uleb(data, p)
                 if at == 0 and form == 0:
                     break
                 implicit = None
                 if form == Form.implicit_const:
-                    implicit, p = _sleb(data, p)
+                    implicit, p = read_sleb(data, p)
                 specs.append((at, form, implicit))
             if tag == 0:
                 raise DwarfError(f"abbreviation {code} has tag 0", file=file,
@@ -281,33 +281,3 @@ class PlanCache:
 # A hole in a dense table: any DIE using it is reported by the walk.
 BAD = 9
 BAD_CODE = (0, False, (BAD, BAD, BAD, BAD), 0, (), -1, None, None, (), ())
-
-
-def _uleb(data, p: int) -> tuple[int, int]:
-    b = data[p]
-    p += 1
-    if b < 0x80:
-        return b, p
-    v = b & 0x7F
-    shift = 7
-    while True:
-        b = data[p]
-        p += 1
-        v |= (b & 0x7F) << shift
-        if b < 0x80:
-            return v, p
-        shift += 7
-
-
-def _sleb(data, p: int) -> tuple[int, int]:
-    v = 0
-    shift = 0
-    while True:
-        b = data[p]
-        p += 1
-        v |= (b & 0x7F) << shift
-        shift += 7
-        if b < 0x80:
-            if b & 0x40:
-                v -= 1 << shift
-            return v, p
