@@ -1,0 +1,157 @@
+"""The public face of the pass: `Deduper` (streaming, per unit) and `dedup`."""
+
+from __future__ import annotations
+
+import array
+import weakref
+from typing import Sequence
+
+from encoder.btf.model import Btf, Type
+
+from .compact import Label, Refs, compact_unit, from_compact
+from .engine import BaseIndex, Graph
+
+# finish() alternates settle() and a re-merge until the re-merge changes
+# nothing; in practice that is the second round.  The cap only guards
+# against a bug turning into an endless loop.
+MAX_ROUNDS = 20
+
+
+def _base_chain(base: Btf) -> list[Type]:
+    """All types of `base` (and of its own bases) in id order, from id 1."""
+    levels = []
+    b = base
+    while b is not None:
+        levels.append(b)
+        b = b.base
+    out: list[Type] = []
+    for level in reversed(levels):
+        out.extend(level.types)
+    return out
+
+
+# One index per base BTF object, shared by every Deduper over it (the
+# encoder makes one per module, all over the same vmlinux).  A base is
+# treated as immutable once a Deduper has seen it.
+_BASE_INDEX: "weakref.WeakKeyDictionary[Btf, BaseIndex]" = weakref.WeakKeyDictionary()
+
+
+def base_index(base: Btf) -> BaseIndex:
+    index = _BASE_INDEX.get(base)
+    if index is None or index.end != base.type_count:
+        index = BaseIndex(*compact_unit(_base_chain(base)))
+        _BASE_INDEX[base] = index
+    return index
+
+
+def _intern_names(btf: Btf) -> None:
+    """Add every name to the string table in type order (first come, first
+    placed), as libbpf's btf__add_* calls would."""
+    add = btf.strings.add
+    for t in btf.types:
+        add(t.name)
+        for m in getattr(t, "members", ()):
+            add(m.name)
+        for v in getattr(t, "values", ()):
+            add(v.name)
+        for p in getattr(t, "params", ()):
+            add(p.name)
+
+
+class Deduper:
+    """Deduplicate BTF types one compilation unit at a time.
+
+    Each `add_unit` merges the unit into a store of canonical types right
+    away, so only the store and one compact id map per unit outlive the
+    call; `finish` settles what only the whole input can decide and returns
+    the deduplicated BTF with every unit's map.
+    """
+
+    def __init__(self, base: Btf | None = None, *, jobs: int = 1):
+        if jobs < 1:
+            raise ValueError("jobs must be at least 1")
+        # `jobs` is accepted for the encoder's sake: merging is sequential
+        # by nature (first occurrence decides), so the output is the same
+        # for every value.
+        self.jobs = jobs
+        self.base = base
+        self.first_local = base.type_count if base is not None else 1
+        self._graph = Graph(base_index(base) if base is not None else None)
+        self._maps: list[array.array] = []
+        self._finished = False
+
+    def add_unit(self, types: Sequence[Type]) -> int:
+        """Add one compilation unit's types; returns the unit's handle (0, 1, ...).
+
+        References inside a unit: 0 = void; 1 <= r < first_local refer to base
+        types (only with a base); r >= first_local is the unit's own type
+        (r - first_local), where first_local = base.type_count if base else 1 --
+        i.e. a unit is numbered exactly like a split BTF over the base.
+        """
+        labels, refs = compact_unit(types)
+        return self.add_compact(labels, refs)
+
+    def add_compact(self, labels: Sequence[Label], refs: Sequence[Refs]) -> int:
+        """`add_unit` for a unit already in compact form (`compact_unit`), so
+        that per-CU workers can build it and ship small tuples."""
+        if self._finished:
+            raise RuntimeError("Deduper.finish() was already called")
+        handle = len(self._maps)
+        self._maps.append(self._graph.merge(labels, refs, self.first_local,
+                                            what=f"unit {handle}"))
+        return handle
+
+    @property
+    def store_size(self) -> int:
+        """How many canonical types the store holds now (for progress/stats)."""
+        return self._graph.store_len
+
+    def finish(self) -> tuple[Btf, list[array.array]]:
+        """The deduplicated BTF (split over the base when there is one: base
+        types are never rewritten or reordered; unit types equivalent to a
+        base type map onto it) and, per unit, the map local id -> final id
+        (index 0 -> 0, base ids map to themselves)."""
+        if self._finished:
+            raise RuntimeError("Deduper.finish() was already called")
+        self._finished = True
+        g = self._graph
+        bend = g.base_end
+        final = g.settle()
+        for _ in range(MAX_ROUNDS):
+            labels, refs = g.lab[bend:], g.ref[bend:]
+            base_map = g.map[:bend]
+            g.reset_store()
+            m = g.merge(labels, refs, bend, what="store")
+            if (g.map[:bend] == base_map and len(m) == len(labels)
+                    and all(x == bend + j for j, x in enumerate(m))):
+                break
+            step = list(range(bend)) + list(m)
+            final = [step[x] for x in final]
+            step = g.settle()
+            final = [step[x] for x in final]
+        else:  # pragma: no cover - a bug guard
+            raise RuntimeError("dedup did not reach a fixpoint")
+
+        types = [from_compact(lb, rf) for lb, rf in zip(g.lab[bend:], g.ref[bend:])]
+        out = Btf(types, base=self.base)
+        _intern_names(out)
+        prefix = list(range(self.first_local))
+        maps = []
+        for m in self._maps:
+            a = array.array("I", prefix)
+            a.extend([final[x] for x in m])
+            maps.append(a)
+        self._maps = []
+        return out, maps
+
+
+def dedup(btf: Btf) -> tuple[Btf, array.array]:
+    """The whole BTF (its own types, over btf.base if any) as one unit: what
+    `dwarf2btf dedup IN -o OUT [--base BASE]` runs."""
+    d = Deduper(btf.base)
+    d.add_unit(btf.types)
+    out, maps = d.finish()
+    out.hdr_len = btf.hdr_len
+    out.layout = btf.layout
+    out.endian = btf.endian
+    return out, maps[0]

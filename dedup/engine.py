@@ -1,0 +1,717 @@
+"""The passes: merging one unit into the store, and settling the store.
+
+See the package docstring for the why; this module is the how.  Everything
+lives in one id space, like libbpf's split BTF: 0 is void, then the base
+types (never changed), then the store's canonical types, and, while a unit
+is being merged, that unit's types after them.  Three parallel lists hold
+each type's label, refs and `map` entry (its canonical id: itself when
+canonical, another id when merged, UNSET while not yet decided).
+"""
+
+from __future__ import annotations
+
+import array
+from typing import Sequence
+
+from encoder.errors import BtfError
+
+from .compact import (ARRAY, CONST, DATASEC, DECL_TAG, ENUM, ENUM64, FLOAT, FUNC,
+                      FUNC_PROTO, FWD, INT, PTR, RESTRICT, STRUCT, TYPE_TAG, TYPEDEF,
+                      UNION, VAR, VOID_LABEL, VOLATILE, Label, Refs, is_fwd_label)
+from .minimize import Partition, sccs
+
+UNSET = -1
+BUSY = -2
+
+PRIM_KINDS = frozenset({INT, FLOAT, FWD, ENUM, ENUM64})
+GRAPH_KINDS = frozenset({STRUCT, UNION, TYPEDEF})
+REF_KINDS = frozenset({PTR, ARRAY, VOLATILE, CONST, RESTRICT, FUNC, FUNC_PROTO,
+                       DECL_TAG, TYPE_TAG})
+NEVER_KINDS = frozenset({VAR, DATASEC})
+ENUM_KINDS = frozenset({ENUM, ENUM64})
+AGGREGATES = frozenset({STRUCT, UNION})
+FWDISH = frozenset({FWD, ENUM, ENUM64})          # kinds that can be forward declarations
+MERGE_KINDS = frozenset({STRUCT, UNION, FWD, ENUM, ENUM64})
+BUCKET_SPLIT = 8
+SHAPE_DEPTH = 2
+
+
+def _declares(fwd: Label, lab: Label) -> bool:
+    """Is `fwd` (a FWD or enum forward declaration) a declaration of `lab`?"""
+    if fwd[1] != lab[1]:
+        return False
+    if fwd[0] == FWD:
+        return lab[0] == (UNION if fwd[2] else STRUCT)
+    return lab[0] in ENUM_KINDS and len(lab) > 4
+
+
+class BaseIndex:
+    """What dedup needs to know about a base BTF, computed once per base and
+    shared by every `Graph` over it (the encoder builds one per module, all
+    over the same vmlinux): its compact types, its candidate tables, and,
+    when first needed, its bisimulation classes and what they say about
+    names."""
+
+    def __init__(self, labels: Sequence[Label] = (), refs: Sequence[Refs] = ()):
+        self.lab: list = [VOID_LABEL, *labels]
+        self.ref: list = [(), *refs]
+        self.end = len(self.lab)
+        self.prim_table: dict = {}
+        self.graph_table: dict = {}
+        self.ref_table: dict = {}
+        lab, ref = self.lab, self.ref
+        for b in range(1, self.end):
+            lb = lab[b]
+            k = lb[0]
+            if k in PRIM_KINDS:
+                self.prim_table.setdefault(lb, b)
+            elif k in GRAPH_KINDS:
+                self.graph_table.setdefault(lb, []).append(b)
+            elif k in REF_KINDS:
+                self.ref_table.setdefault((lb, ref[b]), b)
+        self.declarations = [b for b in range(1, self.end) if is_fwd_label(lab[b])]
+        self._partition: Partition | None = None
+        self.aggregates: dict = {}      # (kind, name) -> (class, first id) or None: ambiguous
+        self.enums: dict = {}           # name -> first full enum
+
+    def partition(self) -> Partition:
+        """The base's classes (base references as they are)."""
+        if self._partition is None:
+            p = Partition()
+            cls = p.extend(self.lab, self.ref)
+            for b in range(1, self.end):
+                _note_definition(self.aggregates, self.enums, self.lab[b], cls[b], b)
+            self._partition = p
+        return self._partition
+
+
+def _note_definition(aggregates: dict, enums: dict, lg: Label, c: int, node: int) -> None:
+    """Count one struct/union/enum class under its name (for FWD resolution)."""
+    k = lg[0]
+    if k in AGGREGATES:
+        key = (k, lg[1])
+        seen = aggregates.get(key, False)
+        if seen is False:
+            aggregates[key] = (c, node)
+        elif seen is not None and seen[0] != c:
+            aggregates[key] = None
+    elif k in ENUM_KINDS and len(lg) > 4:
+        enums.setdefault(lg[1], node)
+
+
+class Graph:
+    """The store: canonical types over an immutable base, and the tables that
+    find a candidate for a new type."""
+
+    def __init__(self, base: BaseIndex | None = None):
+        self.base = base if base is not None else BaseIndex()
+        self.lab: list = self.base.lab.copy()
+        self.ref: list = self.base.ref.copy()
+        self.map: list = list(range(self.base.end))
+        self.base_end = self.base.end
+        self._tables()
+        # state of the unit being merged
+        self._unit: tuple[int, int] | None = None
+        self._touched: list[int] = []      # ids before the unit whose map changed
+        self._new_prim: list = []          # table keys added by the unit
+        self._new_graph: list = []
+        self._new_refs: list = []
+        self._same: dict = {}              # memo of _identical()
+        self._cyclic: set[int] = set()     # unit types on loops of reference kinds
+
+    # -- tables ------------------------------------------------------------
+
+    def _tables(self) -> None:
+        """Start from the base's tables: its types are candidates, first
+        occurrence wins.  Tables:
+
+        prim_table:  label -> id, for INT, FLOAT, enums and declarations;
+        graph_table: label -> candidates (see _add_candidate), for STRUCT,
+                     UNION and TYPEDEF;
+        ref_table:   (label, canonical refs) -> id, for the reference kinds.
+        """
+        base = self.base
+        self.prim_table = base.prim_table.copy()
+        self.ref_table = base.ref_table.copy()
+        self.graph_table = {}
+        for lb, ids in base.graph_table.items():
+            for b in ids:
+                self._add_candidate(b, lb)
+
+    def reset_store(self) -> None:
+        """Forget the store (keep the base and its FWD resolutions)."""
+        b = self.base_end
+        del self.lab[b:]
+        del self.ref[b:]
+        del self.map[b:]
+        self._tables()
+
+    @property
+    def store_len(self) -> int:
+        return len(self.lab) - self.base_end
+
+    # -- helpers -----------------------------------------------------------
+
+    def resolve(self, x: int) -> int:
+        mp = self.map
+        m = mp[x]
+        while m >= 0 and m != x:
+            x = m
+            m = mp[x]
+        return x
+
+    # -- merging one unit --------------------------------------------------
+
+    def merge(self, labels: Sequence[Label], refs: Sequence[Refs], first_local: int,
+              what: str = "unit") -> array.array:
+        """Merge one unit (numbered like a split BTF: its own types start at
+        `first_local`); returns each unit type's store id."""
+        n = len(labels)
+        if len(refs) != n:
+            raise ValueError("labels and refs differ in length")
+        lab, ref, mp = self.lab, self.ref, self.map
+        g0 = len(lab)
+        shift = g0 - first_local
+        limit = first_local + n
+        shifted = []
+        for j, rr in enumerate(refs):
+            if rr:
+                if min(rr) < 0 or max(rr) >= limit:
+                    bad = next(r for r in rr if r < 0 or r >= limit)
+                    raise BtfError(f"{what}: type [{first_local + j}] refers to type "
+                                   f"[{bad}], which does not exist")
+                rr = tuple([r + shift if r >= first_local else r for r in rr])
+            shifted.append(rr)
+        lab.extend(labels)
+        ref.extend(shifted)
+        mp.extend([UNSET] * n)
+        end = g0 + n
+        self._unit = (g0, end)
+        self._prim_pass(g0, end)
+        self._unit_declarations(g0, end)
+        self._graph_pass(range(g0, end))
+        self._prim_pass(g0, end, declarations=True)
+        self._ref_pass(g0, end)
+        return self._compact(g0, end)
+
+    def _prim_pass(self, g0: int, end: int, declarations: bool = False) -> None:
+        """INT, FLOAT, full enums (and, with `declarations`, what is left of
+        FWDs and enum forward declarations): nothing to follow, an exact
+        label lookup decides.
+
+        A declaration is first left alone: within its unit (one C
+        compilation unit: one `struct foo` per name) it stands for whatever
+        definition it meets in a matching struct during the graph pass.
+        Only those that met none are interned afterwards, one node per
+        label for the whole store (libbpf's prim pass does that first)."""
+        lab, mp, prim = self.lab, self.map, self.prim_table
+        new = self._new_prim
+        for g in range(g0, end):
+            lg = lab[g]
+            k = lg[0]
+            if k not in PRIM_KINDS or mp[g] != UNSET:
+                continue
+            if (k == FWD or (k in ENUM_KINDS and len(lg) == 4)) != declarations:
+                continue
+            c = prim.get(lg)
+            if c is None:
+                prim[lg] = g
+                new.append(lg)
+                mp[g] = g
+            else:
+                mp[g] = c
+
+    def _unit_declarations(self, g0: int, end: int) -> None:
+        """One compilation unit has one `struct foo`: its declarations of one
+        name (and kind) become one node, still undecided."""
+        lab, mp = self.lab, self.map
+        first: dict = {}
+        for g in range(g0, end):
+            lg = lab[g]
+            k = lg[0]
+            if k == FWD or (k in ENUM_KINDS and len(lg) == 4):
+                rep = first.setdefault(lg, g)
+                if rep != g:
+                    mp[g] = rep
+
+    def _graph_pass(self, ids) -> None:
+        """STRUCT, UNION, TYPEDEF (and types on a cycle of reference kinds):
+        candidates share the label (libbpf's shallow signature); the graph
+        walk of `_equiv` decides, FWDs on either side compatible."""
+        lab, mp = self.lab, self.map
+        for g in ids:
+            if mp[g] != UNSET:
+                continue
+            lg = lab[g]
+            if lg[0] not in GRAPH_KINDS and g not in self._cyclic:
+                continue
+            new = g
+            cands = self._candidates(g, lg)
+            if cands:
+                for c in cands:
+                    found = self._equiv(g, c)
+                    if found is None:
+                        continue
+                    hypot, wild, adjust = found
+                    self._merge_hypot(hypot, wild, adjust)
+                    if adjust:
+                        continue
+                    new = c
+                    break
+            mp[g] = new
+            if new == g:
+                self._add_candidate(g, lg)
+                self._new_graph.append(lg)
+
+    # A bucket of the graph table is a list of candidates with one label;
+    # past BUCKET_SPLIT entries it becomes a dict shape -> list, so that the
+    # hundreds of anonymous unions a macro stamps out with one layout
+    # (DECLARE_KFIFO) do not make the pass quadratic.
+
+    def _candidates(self, g: int, lg: Label):
+        bucket = self.graph_table.get(lg)
+        if bucket is None or bucket.__class__ is list:
+            return bucket
+        return bucket.get(self._shape_key(g))
+
+    def _add_candidate(self, g: int, lg: Label) -> None:
+        graph = self.graph_table
+        bucket = graph.get(lg)
+        if bucket is None:
+            graph[lg] = [g]
+        elif bucket.__class__ is list:
+            bucket.append(g)
+            if len(bucket) > BUCKET_SPLIT:
+                split: dict = {}
+                for x in bucket:
+                    split.setdefault(self._shape_key(x), []).append(x)
+                graph[lg] = split
+        else:
+            bucket.setdefault(self._shape_key(g), []).append(g)
+
+    def _shape_key(self, g: int) -> tuple:
+        """What `_equiv` can never disagree on, a few levels deep: labels of
+        the types below, except that every struct, union and FWD shows only
+        its kind and name and every enum only its name (a FWD and its
+        definition, an enum fwd and its enum look the same)."""
+        lab, ref = self.lab, self.ref
+
+        def shape(x: int, depth: int):
+            lx = lab[x]
+            k = lx[0]
+            if k == FWD:
+                return (UNION if lx[2] else STRUCT, lx[1])
+            if k in AGGREGATES:
+                return (k, lx[1])
+            if k in ENUM_KINDS:
+                return (ENUM, lx[1])
+            if depth == 0:
+                return lx
+            return (lx, tuple([shape(r, depth - 1) for r in ref[x]]))
+
+        return tuple([shape(r, SHAPE_DEPTH) for r in ref[g]])
+
+    def _ref_pass(self, g0: int, end: int) -> None:
+        """Everything else, children first: with canonical children a type is
+        equal to a canonical one exactly when its (label, refs) key is."""
+        lab, ref, mp, table = self.lab, self.ref, self.map, self.ref_table
+        new = self._new_refs
+        resolve = self.resolve
+        g = g0
+        while g < end:
+            if mp[g] != UNSET:
+                g += 1
+                continue
+            stack = [g]
+            mp[g] = BUSY
+            cycle = False
+            while stack:
+                x = stack[-1]
+                pushed = False
+                for r in ref[x]:
+                    m = mp[r]
+                    if m == UNSET:
+                        mp[r] = BUSY
+                        stack.append(r)
+                        pushed = True
+                        break
+                    if m == BUSY:
+                        cycle = True
+                        break
+                if cycle:
+                    break
+                if pushed:
+                    continue
+                stack.pop()
+                rr = tuple([resolve(r) for r in ref[x]])
+                ref[x] = rr
+                lx = lab[x]
+                if lx[0] in NEVER_KINDS:
+                    mp[x] = x
+                    continue
+                key = (lx, rr)
+                c = table.get(key)
+                if c is None:
+                    table[key] = x
+                    new.append(key)
+                    mp[x] = x
+                else:
+                    mp[x] = c
+            if cycle:
+                # A loop of reference kinds (never in C, possible in other
+                # producers' BTF): hand the loop to the graph pass.
+                for x in stack:
+                    mp[x] = UNSET
+                self._cycles_to_graph(g0, end)
+            # resume at g (now mapped, or pushed through the graph pass)
+
+    def _cycles_to_graph(self, g0: int, end: int) -> None:
+        """Find the undecided unit types that lie on cycles and decide them
+        with the graph pass."""
+        ref, mp = self.ref, self.map
+        todo = [g for g in range(g0, end) if mp[g] == UNSET]
+        index = {g: i for i, g in enumerate(todo)}
+        succ = [[index[r] for r in ref[g] if r in index] for g in todo]
+        cyclic = set()
+        for comp in sccs(len(todo), succ):
+            if len(comp) > 1 or comp[0] in succ[comp[0]]:
+                cyclic.update(todo[i] for i in comp)
+        self._cyclic = cyclic
+        try:
+            self._graph_pass(sorted(cyclic))
+        finally:
+            self._cyclic = set()
+
+    # -- the graph walk ----------------------------------------------------
+
+    def _equiv(self, cand: int, canon: int):
+        """Is the unit type `cand` equivalent to the canonical `canon`?
+
+        libbpf's `btf_dedup_is_equiv`, without recursion: walk the pairs
+        (candidate, canonical) together; every pair must agree on its label,
+        except that a FWD (or enum forward declaration) agrees with a type of
+        its name and kind.  The hypothetical map canonical -> candidate
+        closes cycles (a pair seen again is assumed equal: coinduction) and
+        must stay a function, unless the two candidate types it would need
+        are identical, or one is the unit's own FWD of the other.  Returns
+        (hypothetical map, candidate FWD -> canonical type it met, whether a
+        base FWD would have to be resolved) or None.
+        """
+        lab, ref, mp = self.lab, self.ref, self.map
+        resolve = self.resolve
+        base_end = self.base_end
+        hypot: dict[int, int] = {}
+        wild: dict[int, int] = {}      # candidate FWD -> the canonical type it met
+        adjust = False
+        fwdish = FWDISH
+        work = [(cand, canon)]
+        while work:
+            t, c = work.pop()
+            rt = mp[t]                  # resolve(t) and resolve(c), inlined
+            if rt < 0 or rt == t:
+                rt = t
+            elif mp[rt] != rt:
+                rt = resolve(rt)
+            rc = mp[c]
+            if rc == c or c < base_end:
+                # A base type means what the base says: a base FWD resolved
+                # to a split struct stands for it in split references only.
+                rc = c
+            elif rc < 0:
+                rc = c
+            elif mp[rc] != rc:
+                rc = resolve(rc)
+            if rt == rc:
+                continue
+            lc = lab[c]
+            if rc != c and lc[0] in fwdish and (lc[0] == FWD or len(lc) == 4):
+                if not is_fwd_label(lab[rc]):
+                    c = rc
+                    lc = lab[c]
+            lt = lab[t]
+            t_fwd = lt[0] in fwdish and (lt[0] == FWD or len(lt) == 4)
+            h = hypot.get(c)
+            if h is not None and h != t:
+                lh = lab[h]
+                if t_fwd and _declares(lt, lh):
+                    pass                         # the unit's FWD of h: same type
+                elif is_fwd_label(lh) and _declares(lh, lt):
+                    hypot[c] = t                 # now the definition: compare it
+                elif self._identical(h, t):
+                    continue
+                else:
+                    return None
+            elif h is not None:
+                continue
+            else:
+                hypot[c] = t
+            if t_fwd and not is_fwd_label(lc):
+                # The first definition a FWD meets is the one it will stand
+                # for; like libbpf, a FWD is compatible with any definition
+                # of its name within the walk (one unit may be many CUs).
+                d = t                            # the declaration node itself
+                m = mp[d]
+                while m >= 0 and m != d and is_fwd_label(lab[m]):
+                    d, m = m, mp[m]
+                wild.setdefault(d, rc)
+            if lt == lc:
+                tr = ref[t]
+                if tr:
+                    cr = ref[c]
+                    for i in range(len(tr) - 1, -1, -1):
+                        work.append((tr[i], cr[i]))
+                continue
+            if lt[1] != lc[1]:
+                return None
+            kt, kc = lt[0], lc[0]
+            if kt == FWD or kc == FWD:
+                if kt == kc:
+                    return None                  # struct FWD vs union FWD
+                if kt == FWD:
+                    fwd_kind, real = (UNION if lt[2] else STRUCT), kc
+                else:
+                    fwd_kind, real = (UNION if lc[2] else STRUCT), kt
+                    if fwd_kind == real and c < base_end:
+                        adjust = True            # a base FWD would need resolving
+                if fwd_kind != real:
+                    return None
+                continue
+            if kt in ENUM_KINDS and kc in ENUM_KINDS and (len(lt) == 4 or len(lc) == 4):
+                continue                         # enum fwd vs any enum of the name
+            return None
+        return hypot, wild, adjust
+
+    def _identical(self, a: int, b: int) -> bool:
+        """Are two candidate-side types exactly equal (bisimilar)?  Rescues the
+        compiler's duplicates inside one unit; unlike libbpf's depth-16
+        check this one is exact and handles cycles."""
+        key = (a, b) if a < b else (b, a)
+        memo = self._same
+        known = memo.get(key)
+        if known is not None:
+            return known
+        lab, ref = self.lab, self.ref
+        resolve = self.resolve
+        seen = set()
+        work = [(a, b)]
+        ok = True
+        while work:
+            x, y = work.pop()
+            if x == y or (x, y) in seen:
+                continue
+            if resolve(x) == resolve(y):
+                continue
+            seen.add((x, y))
+            if lab[x] != lab[y]:
+                ok = False
+                break
+            work.extend(zip(ref[x], ref[y]))
+        memo[key] = ok
+        return ok
+
+    def _merge_hypot(self, hypot: dict, wild: dict, adjust: bool) -> None:
+        """libbpf's `btf_dedup_merge_hypot_map`: after a successful walk, a
+        canonical FWD paired with a real type now stands for it; a candidate
+        FWD likewise for the canonical type it met; and candidate structs
+        paired with canonical ones are mapped at once (the walk proved it)."""
+        lab, mp = self.lab, self.map
+        resolve = self.resolve
+        g0 = self._unit[0]
+        touched = self._touched
+        merge_kinds = MERGE_KINDS
+        for c, t in hypot.items():
+            lt, lc = lab[t], lab[c]
+            if lt[0] not in merge_kinds and lc[0] not in merge_kinds:
+                continue                 # no correspondence kept for the rest
+            t_id = resolve(t)
+            c_id = resolve(c)
+            c_fwd = is_fwd_label(lab[c_id])
+            if c_fwd and not is_fwd_label(lab[t_id]):
+                mp[c_id] = t_id          # a canonical FWD met its definition
+                if c_id < g0:
+                    touched.append(c_id)
+            elif (not adjust and not c_fwd and lt[0] in AGGREGATES
+                  and mp[t] == UNSET and mp[c_id] >= 0):
+                mp[t] = c_id             # proven by the walk: map it now
+        if adjust:
+            return
+        prim = self.prim_table
+        for t, c in wild.items():        # a candidate FWD met its definition
+            if mp[t] == UNSET or mp[t] == t:     # (still undecided: a FWD node)
+                c = resolve(c)
+                mp[t] = c
+                if t < g0:
+                    touched.append(t)
+                # Declarations that will meet no definition (in later units)
+                # stand for the first one this name met, as libbpf's global
+                # FWD node does.
+                lt = lab[t]
+                node = prim.get(lt)
+                if node is None:
+                    prim[lt] = c
+                    self._new_prim.append(lt)
+                elif mp[node] == node and is_fwd_label(lab[node]):
+                    mp[node] = c
+                    if node < g0:
+                        touched.append(node)
+
+    # -- end of a unit -----------------------------------------------------
+
+    def _compact(self, g0: int, end: int) -> array.array:
+        """Keep the unit's new canonical types (renumbered densely after the
+        store), drop the rest, and fix every id that pointed into the unit."""
+        lab, ref, mp = self.lab, self.ref, self.map
+        resolve = self.resolve
+        nid = [UNSET] * (end - g0)
+        k = g0
+        keep = []
+        for g in range(g0, end):
+            if mp[g] == g:
+                nid[g - g0] = k
+                keep.append(g)
+                k += 1
+
+        def final(x: int) -> int:
+            x = resolve(x)
+            return nid[x - g0] if x >= g0 else x
+
+        unit_map = array.array("I", [final(g) for g in range(g0, end)])
+        touched = {s: final(s) for s in self._touched}
+        kept = [(lab[g], tuple([final(r) for r in ref[g]])) for g in keep]
+        prim = self.prim_table
+        new_prim = [(lg, final(prim[lg])) for lg in self._new_prim]
+        table = self.ref_table
+        new_refs = [(key[0], final(table.pop(key))) for key in self._new_refs]
+        graph = self.graph_table
+        new_graph = []
+        for lg in dict.fromkeys(self._new_graph):
+            bucket = graph[lg]
+            if bucket.__class__ is list:
+                new_graph.append((lg, [final(x) for x in bucket]))
+            else:
+                new_graph.append((lg, {key: [final(x) for x in ids]
+                                       for key, ids in bucket.items()}))
+        for s, v in touched.items():
+            mp[s] = v
+        del lab[g0:], ref[g0:], mp[g0:]
+        for i, (lg, rg) in enumerate(kept):
+            lab.append(lg)
+            ref.append(rg)
+            mp.append(g0 + i)
+        for lg, v in new_prim:
+            prim[lg] = v
+        for lg, v in new_refs:
+            table.setdefault((lg, ref[v]), v)
+        for lg, ids in new_graph:
+            graph[lg] = ids
+        self._unit = None
+        self._touched, self._new_prim, self._new_graph, self._new_refs = [], [], [], []
+        self._same = {}
+        return unit_map
+
+    # -- settling the whole store ------------------------------------------
+
+    def settle(self) -> list[int]:
+        """Resolve what the names allow, then minimise exactly.
+
+        Repeats (unique-name FWD resolution, exact minimisation) until no
+        FWD resolves any more; rebuilds the store from one representative
+        per class (the lowest id: base first, then first occurrence).
+        Returns old id -> new id for every id of the store before the call.
+        """
+        lab, ref, mp = self.lab, self.ref, self.map
+        resolve = self.resolve
+        bend = self.base_end
+        n_old = len(lab)
+        base = self.base
+        base_classes = base.partition()
+        while True:
+            canon = [g for g in range(bend, n_old) if mp[g] == g]
+            pos = list(range(bend)) + [UNSET] * (n_old - bend)
+            for i, g in enumerate(canon):
+                pos[g] = bend + i
+            labels = base.lab + [lab[g] for g in canon]
+            succ = base.ref + [tuple([pos[resolve(r)] for r in ref[g]]) for g in canon]
+            cls = base_classes.fork().extend(labels, succ)
+            if not self._resolve_fwds(labels, cls, canon):
+                break
+        # one representative per class: the lowest id
+        rep: dict[int, int] = {}
+        for d, c in enumerate(cls):
+            if c not in rep:
+                rep[c] = d
+        new_of_dense = [UNSET] * len(cls)
+        keep = []
+        for d in range(bend, len(cls)):
+            if rep[cls[d]] == d:
+                new_of_dense[d] = bend + len(keep)
+                keep.append(d)
+        for d in range(len(cls)):
+            r = rep[cls[d]]
+            new_of_dense[d] = r if r < bend else new_of_dense[r]
+        relabel = [new_of_dense[pos[resolve(g)]] for g in range(n_old)]
+        new_lab = [labels[d] for d in keep]
+        new_ref = [tuple([new_of_dense[s] for s in succ[d]]) for d in keep]
+        for b in self.base.declarations:              # base FWD resolutions
+            if mp[b] != b:
+                mp[b] = relabel[b]
+        del lab[bend:], ref[bend:], mp[bend:]
+        lab.extend(new_lab)
+        ref.extend(new_ref)
+        mp.extend(range(bend, bend + len(keep)))
+        self._tables_for_store()
+        return relabel
+
+    def _tables_for_store(self) -> None:
+        self._tables()
+        lab, ref = self.lab, self.ref
+        for g in range(self.base_end, len(lab)):
+            lg = lab[g]
+            k = lg[0]
+            if k in PRIM_KINDS:
+                self.prim_table.setdefault(lg, g)
+            elif k in GRAPH_KINDS:
+                self._add_candidate(g, lg)
+            elif k in REF_KINDS:
+                self.ref_table.setdefault((lg, ref[g]), g)
+
+    def _resolve_fwds(self, labels, cls, canon: list[int]) -> int:
+        """libbpf's `btf_dedup_resolve_fwds`, on classes: a FWD whose name
+        belongs to exactly one class of its kind (a `struct foo;` cannot mean
+        a union, so unlike libbpf a union of the name does not count) now
+        stands for it.  An enum forward declaration stands for the first
+        full enum of its name, or if there is none for the first enum
+        forward declaration of its name, whatever its size (libbpf's prim
+        pass does the same).  `labels` and `cls` are indexed by base id, then
+        by position in `canon` (the store's canonical ids).  Returns how many
+        were resolved."""
+        mp = self.map
+        base = self.base
+        bend = self.base_end
+        aggregates = base.aggregates.copy()
+        enums = base.enums.copy()
+        for i, g in enumerate(canon):
+            _note_definition(aggregates, enums, labels[bend + i], cls[bend + i], g)
+        decls = [b for b in base.declarations if mp[b] == b]
+        decls += [g for i, g in enumerate(canon) if is_fwd_label(labels[bend + i])]
+        enum_fwds: dict = {}
+        for g in decls:
+            lg = self.lab[g]
+            if lg[0] != FWD:
+                enum_fwds.setdefault(lg[1], g)
+        resolved = 0
+        for g in decls:
+            lg = self.lab[g]
+            if lg[0] == FWD:
+                found = aggregates.get((UNION if lg[2] else STRUCT, lg[1]))
+                if found:
+                    mp[g] = found[1]
+                    resolved += 1
+            else:
+                found = enums.get(lg[1])
+                if found is None:
+                    found = enum_fwds[lg[1]]
+                if found != g:
+                    mp[g] = found
+                    resolved += 1
+        return resolved
