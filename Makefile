@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP    ?= $(PYTHON) -m pip
 CORPUS  = $(PYTHON) tests/corpus.py
 
-.PHONY: setup oracles demo test corpus corpus-test bench fixtures lint clean
+.PHONY: setup oracles demo test corpus kernel-check bench fixtures lint clean
 
 ## setup: install the package with its test extra, and the oracles (root)
 setup: oracles
@@ -29,6 +29,11 @@ test:
 corpus:
 	$(CORPUS) fetch
 	$(PYTHON) -m pytest -q -m corpus
+
+## kernel-check: encode Debian's 6.1 vmlinux and 21 modules next to pahole 1.24, compare
+kernel-check:
+	$(CORPUS) fetch
+	$(PYTHON) -m pytest -q -s -m kernel_check
 
 ## bench: time our tool and the reference tools on the same input, same run
 bench:

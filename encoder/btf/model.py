@@ -301,3 +301,27 @@ class Btf:
 
     def own_ids(self) -> range:
         return range(self.start_id, self.type_count)
+
+    def size_of(self, type_id: int, pointer_size: int = 8) -> int:
+        """Bytes of a type, through typedefs, modifiers and tags (0: unsized)."""
+        for _ in range(64):
+            if type_id == 0:
+                return 0
+            t = self[type_id]
+            k = t.kind
+            if k in _SIZED:
+                return t.size
+            if k == Kind.PTR:
+                return pointer_size
+            if k == Kind.ARRAY:
+                return self.size_of(t.type, pointer_size) * t.nelems
+            if k not in _SEE_THROUGH:
+                return 0
+            type_id = t.type
+        return 0
+
+
+_SIZED = frozenset({Kind.INT, Kind.STRUCT, Kind.UNION, Kind.ENUM, Kind.ENUM64, Kind.FLOAT,
+                    Kind.DATASEC})
+_SEE_THROUGH = frozenset({Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT,
+                          Kind.TYPE_TAG, Kind.VAR})

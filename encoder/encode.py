@@ -1,0 +1,227 @@
+"""The encoding pipeline: an ELF file's DWARF in, one deduplicated BTF out.
+
+  units --walk--> DIE records --convert--> unit types + candidates
+        --dedup.add_unit--> (per unit, streamed)
+  dedup.finish --> canonical types --select--> + FUNC_PROTO/FUNC, VAR, DATASEC
+
+Units are walked and converted in worker processes with `jobs > 1`, but
+always handed to dedup in unit order, so the output is the same bytes for
+any number of jobs.  Only the compact per-unit results cross processes.
+"""
+
+from __future__ import annotations
+
+import array
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+from .btf.kinds import FuncLinkage, VarLinkage
+from .btf.model import Btf, Datasec, DeclTag, Func, FuncProto, Param, Var, VarSecinfo
+from .dwarf.constants import Lang
+from .features import Features
+from .graph.convert import FuncCandidate, Options, UnitTypes, VarCandidate, convert
+from .select import FunctionTable, Skip, VariableTable
+
+RUST_LANGS = frozenset({Lang.Rust})
+
+
+@dataclass(slots=True)
+class Request:
+    """What to encode and how."""
+    path: str
+    base: Btf | None = None
+    features: Features = field(default_factory=Features)
+    jobs: int = 1
+    lang_exclude: frozenset[int] = frozenset()
+
+
+@dataclass(slots=True)
+class Result:
+    btf: Btf
+    skips: list[Skip]
+    warnings: list[str]
+    units: int = 0
+
+
+def _options(features: Features, elf) -> Options:
+    return Options(float=features.float, type_tag=features.type_tag,
+                   decl_tag=features.decl_tag, enum64=features.enum64,
+                   little_endian=True, pointer_size=8 if elf.is64 else 4)
+
+
+def _convert_unit(dwarf, unit, first_id: int, opts: Options,
+                  lang_exclude: frozenset[int]) -> UnitTypes | None:
+    """Walk and convert one unit; None if its language is excluded."""
+    from .dwarf.walk import walk_unit
+    dies = walk_unit(dwarf, unit)
+    if dies.language in lang_exclude:
+        return None
+    addr_base = dies.addr_base
+
+    def addrx(index: int) -> int:
+        return dwarf.address(addr_base or 8, index, unit.address_size)
+
+    return convert(dies.dies, dies.index(), first_id=first_id, opts=opts, name=dies.name,
+                   addrx=addrx)
+
+
+# --- worker processes ------------------------------------------------------------
+
+_worker: dict = {}
+
+
+def _worker_init(path: str, first_id: int, opts: Options, lang_exclude) -> None:
+    from .dwarf.reader import Dwarf
+    _worker.update(dwarf=Dwarf.open(path), first_id=first_id, opts=opts,
+                   lang_exclude=lang_exclude)
+
+
+def _worker_unit(unit) -> UnitTypes | None:
+    w = _worker
+    return _convert_unit(w["dwarf"], unit, w["first_id"], w["opts"], w["lang_exclude"])
+
+
+def _unit_results(req: Request, dwarf, first_id: int, opts: Options) -> Iterator:
+    """(unit, UnitTypes | None) in unit order, from this process or a pool."""
+    units = list(dwarf.units())
+    if req.jobs <= 1 or len(units) < 2:
+        for unit in units:
+            yield unit, _convert_unit(dwarf, unit, first_id, opts, req.lang_exclude)
+        return
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(req.jobs, _worker_init,
+                  (req.path, first_id, opts, req.lang_exclude)) as pool:
+        yield from zip(units, pool.imap(_worker_unit, units, chunksize=4))
+
+
+# --- the pipeline ---------------------------------------------------------------------
+
+def encode(req: Request, progress: Callable[[int, int], None] | None = None) -> Result:
+    """Encode `req.path`; raises Dwarf2BtfError for bad input."""
+    from dedup import Deduper
+    from .dwarf.reader import Dwarf
+
+    with Dwarf.open(req.path) as dwarf:
+        elf = dwarf.elf
+        feats = req.features
+        opts = _options(feats, elf)
+        first_id = req.base.type_count if req.base is not None else 1
+        symbols = elf.symbols()
+        skips: list[Skip] = []
+        functions = FunctionTable.from_symbols(symbols)
+        variables = VariableTable.from_elf(elf, symbols, all_sections=feats.global_var,
+                                           force=feats.encode_force, skips=skips) \
+            if feats.var or feats.global_var else VariableTable([])
+        deduper = Deduper(req.base, jobs=req.jobs)
+        funcs: list[tuple[int, FuncCandidate, str | None]] = []
+        vars_: list[tuple[int, VarCandidate, str | None]] = []
+        warnings: list[str] = []
+        n = 0
+        for n, (unit, ut) in enumerate(_unit_results(req, dwarf, first_id, opts), 1):
+            if progress:
+                progress(n, unit.offset)
+            if ut is None:
+                continue
+            handle = deduper.add_unit(ut.types)
+            warnings += (f"CU {ut.name}: {w}" for w in ut.warnings)
+            funcs += ((handle, f, ut.name) for f in ut.funcs)
+            vars_ += ((handle, v, ut.name) for v in ut.vars)
+        btf, maps = deduper.finish()
+    emit_functions(btf, maps, funcs, functions, skips)
+    emit_variables(btf, maps, vars_, variables, skips)
+    return Result(btf, skips, warnings, n)
+
+
+class Interner:
+    """Adds FUNC_PROTO, FUNC and DECL_TAG types unless an identical one exists.
+
+    After dedup, type ids are canonical, so identity of these leaf-like types
+    is plain equality of their fields; the base's types count too, as libbpf
+    maps a split type equal to a base type onto the base.
+    """
+
+    KINDS = (FuncProto, Func, DeclTag)
+
+    def __init__(self, btf: Btf):
+        self.btf = btf
+        self.index: dict[tuple, int] = {}
+        levels = []
+        b = btf
+        while b is not None:
+            levels.append(b)
+            b = b.base
+        for level in reversed(levels):
+            for type_id, t in zip(level.own_ids(), level.types):
+                if isinstance(t, self.KINDS):
+                    self.index.setdefault(_key(t), type_id)
+
+    def add(self, t) -> int:
+        key = _key(t)
+        type_id = self.index.get(key)
+        if type_id is None:
+            type_id = self.index[key] = self.btf.add(t)
+        return type_id
+
+
+def _key(t) -> tuple:
+    if isinstance(t, FuncProto):
+        return ("proto", t.ret, tuple((x.name, x.type) for x in t.params))
+    if isinstance(t, Func):
+        return ("func", t.name, t.type, int(t.linkage))
+    return ("decl_tag", t.name, t.type, t.component_idx, t.attr)
+
+
+def _remap_proto(p: FuncProto, m: array.array) -> FuncProto:
+    return FuncProto(m[p.ret], [Param(x.name, m[x.type]) for x in p.params])
+
+
+def emit_functions(btf: Btf, maps: list[array.array],
+                   funcs: list[tuple[int, FuncCandidate, str | None]],
+                   table: FunctionTable, skips: list[Skip]) -> None:
+    """FUNC_PROTO + FUNC (+ decl tags) for every selected function, in unit order."""
+    interner = Interner(btf)
+    for handle, f, unit in funcs:
+        why = table.select(f)
+        if why is not None:
+            if f.name and not f.declaration:
+                skips.append(Skip("function", f.name, why, unit))
+            continue
+        proto_id = interner.add(_remap_proto(f.proto, maps[handle]))
+        fid = interner.add(Func(f.name, proto_id, FuncLinkage.STATIC))
+        for value, idx in f.tags:
+            interner.add(DeclTag(value, fid, idx))
+
+
+def emit_variables(btf: Btf, maps: list[array.array],
+                   vars_: list[tuple[int, VarCandidate, str | None]],
+                   table: VariableTable, skips: list[Skip]) -> None:
+    """VAR (+ decl tags) per selected variable, then one DATASEC per section."""
+    placed: dict[str, list[VarSecinfo]] = {}
+    seen: set[tuple[str, int]] = set()
+    for handle, v, unit in vars_:
+        where = table.place(v)
+        if isinstance(where, str):
+            continue
+        sec, offset, name, size = where
+        type_id = maps[handle][v.type]
+        if type_id == 0:
+            skips.append(Skip("variable", name, "void type", unit))
+            continue
+        if not btf.size_of(type_id):
+            skips.append(Skip("variable", name, "zero-sized type", unit))
+            continue
+        if (sec.name, offset) in seen:
+            continue
+        seen.add((sec.name, offset))
+        linkage = VarLinkage.GLOBAL_ALLOCATED if v.external else VarLinkage.STATIC
+        vid = btf.add(Var(name, type_id, linkage))
+        for value, idx in v.tags:
+            btf.add(DeclTag(value, vid, idx))
+        placed.setdefault(sec.name, []).append(VarSecinfo(vid, offset, size))
+    for sec in table.sections:
+        infos = placed.get(sec.name)
+        if infos:
+            infos.sort(key=lambda s: s.offset)
+            btf.add(Datasec(sec.name, infos[-1].offset + infos[-1].size, infos))
+

@@ -1,0 +1,81 @@
+"""`--btf_features`: pahole's feature names, and what each one switches.
+
+`default` is pahole's default set; `+name` adds to it; a plain list names
+exactly what is wanted.  Unknown names are warned about and ignored, as
+pahole does without `--btf_features_strict`.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, fields
+
+# pahole's features (btf_features[] in pahole.c), in its order; True = in `default`.
+PAHOLE_FEATURES: dict[str, bool] = {
+    "encode_force": True,
+    "var": True,
+    "float": True,
+    "decl_tag": True,
+    "type_tag": True,
+    "enum64": True,
+    "optimized_func": True,
+    "consistent_func": True,
+    "decl_tag_kfuncs": True,
+    "reproducible_build": False,
+    "distilled_base": False,
+    "global_var": False,
+    "attributes": False,
+    "true_signature": False,
+    "layout": False,
+}
+
+
+@dataclass(slots=True)
+class Features:
+    """The switches one encoding runs with."""
+    encode_force: bool = True
+    var: bool = True
+    float: bool = True
+    decl_tag: bool = True
+    type_tag: bool = True
+    enum64: bool = True
+    optimized_func: bool = True
+    consistent_func: bool = True
+    decl_tag_kfuncs: bool = True
+    reproducible_build: bool = False
+    distilled_base: bool = False
+    global_var: bool = False
+    attributes: bool = False
+    true_signature: bool = False
+    layout: bool = False
+
+    @classmethod
+    def none(cls) -> "Features":
+        return cls(**{f.name: False for f in fields(cls)})
+
+    @classmethod
+    def parse(cls, spec: str | None, warn=None) -> "Features":
+        """Features from a `--btf_features` value (None: pahole's default set)."""
+        if spec is None:
+            return cls()
+        items = [s.strip() for s in spec.split(",") if s.strip()]
+        additive = any(s.startswith("+") for s in items)
+        out = cls() if additive else cls.none()
+        for item in items:
+            name = item.lstrip("+")
+            if name == "default":
+                for f, on in PAHOLE_FEATURES.items():
+                    if on:
+                        setattr(out, f, True)
+            elif name in PAHOLE_FEATURES:
+                setattr(out, name, True)
+            else:
+                (warn or _warn)(f"unknown btf feature '{name}' ignored")
+        return out
+
+    def names(self) -> list[str]:
+        return [f for f in PAHOLE_FEATURES if getattr(self, f)]
+
+
+def _warn(msg: str) -> None:
+    print(f"dwarf2btf: warning: {msg}", file=sys.stderr)
