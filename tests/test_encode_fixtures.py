@@ -6,6 +6,8 @@ of the 6.1 era (`--btf_gen_floats --lang_exclude=rust`).  We encode the same
 object with the same features and compare with encoder.btf.compare.
 """
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -56,3 +58,30 @@ def test_same_bytes_for_any_jobs(name):
     outs = {jobs: write(encode(Request(str(obj), features=Features.parse(PAHOLE_1_24),
                                        jobs=jobs)).btf) for jobs in (1, 2, 3)}
     assert outs[1] == outs[2] == outs[3]
+
+
+# Each of pahole 1.24's switches, next to ours, run live on objects that
+# exercise them (floats, tags, per-CPU variables, signed and wide enums).
+SWITCHES = [
+    ("var,decl_tag,type_tag,enum64", []),
+    ("var,float,type_tag,enum64", ["--btf_gen_floats", "--skip_encoding_btf_decl_tag"]),
+    ("var,float,decl_tag,enum64", ["--btf_gen_floats", "--skip_encoding_btf_type_tag"]),
+    ("float,decl_tag,type_tag,enum64", ["--btf_gen_floats", "--skip_encoding_btf_vars"]),
+    ("var,float,decl_tag,type_tag", ["--btf_gen_floats", "--skip_encoding_btf_enum64"]),
+]
+SWITCH_OBJECTS = ["btf_tags.clang.dwarf5", "kernel_user.clang.dwarf4", "floats.gcc.dwarf5",
+                  "percpu.gcc.dwarf4", "enums.clang.dwarf5", "enums_sized.gcc.dwarf5"]
+
+
+@pytest.mark.parametrize("features,flags", SWITCHES, ids=[s[0] for s in SWITCHES])
+@pytest.mark.parametrize("name", SWITCH_OBJECTS)
+def test_switches_equal_pahole(tmp_path, name, features, flags):
+    if shutil.which("pahole") is None:
+        pytest.skip("pahole is not installed (apt-get install dwarves)")
+    obj = REPO / "fixtures" / "obj" / f"{name}.o"
+    out = tmp_path / "pahole.btf"
+    subprocess.run(["pahole", "-J", *flags, f"--btf_encode_detached={out}", str(obj)],
+                   check=True, capture_output=True)
+    ours = encode(Request(str(obj), features=Features.parse(features))).btf
+    rep = compare(parse(out.read_bytes()), ours)
+    assert rep.share_identical() == 1.0 and not rep.extra, rep.text()

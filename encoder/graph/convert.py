@@ -325,7 +325,9 @@ class _Unit:
                       for n, v in raw]
             self.put(self.ids[i], Enum64(name, size, values, signed))
             return
-        signed = any(v < 0 for _, v in raw)
+        # Without enum64 (kernels before 6.0) there are no signed enums and a
+        # wide enum keeps its size with values cut to u32, as pahole does.
+        signed = self.opts.enum64 and any(v < 0 for _, v in raw)
         values = [EnumValue(n, _signed(v & 0xFFFFFFFF, 32) if signed else v & 0xFFFFFFFF)
                   for n, v in raw]
         self.put(self.ids[i], Enum(name, size, values, signed))
