@@ -20,7 +20,7 @@ from .btf.model import Btf, Datasec, DeclTag, Func, FuncProto, Param, Var, VarSe
 from .dwarf.constants import Lang
 from .features import Features
 from .graph.convert import FuncCandidate, Options, UnitTypes, VarCandidate, convert
-from .select import FunctionTable, Skip, VariableTable
+from .select import ElfFunctionTable, FunctionTable, Skip, VariableTable
 
 RUST_LANGS = frozenset({Lang.Rust})
 
@@ -46,7 +46,8 @@ class Result:
 def _options(features: Features, elf) -> Options:
     return Options(float=features.float, type_tag=features.type_tag,
                    decl_tag=features.decl_tag, enum64=features.enum64,
-                   little_endian=True, pointer_size=8 if elf.is64 else 4)
+                   little_endian=True, pointer_size=8 if elf.is64 else 4,
+                   func_facts=features.modern_funcs, machine=int(elf.machine))
 
 
 def _convert_unit(dwarf, unit, first_id: int, opts: Options,
@@ -61,8 +62,12 @@ def _convert_unit(dwarf, unit, first_id: int, opts: Options,
     def addrx(index: int) -> int:
         return dwarf.address(addr_base or 8, index, unit.address_size)
 
+    def loclist(offset: int) -> list[bytes]:
+        from .dwarf.loclists import location_list
+        return [e.expr for e in location_list(dwarf, dies, offset)]
+
     return convert(dies.dies, dies.index(), first_id=first_id, opts=opts, name=dies.name,
-                   addrx=addrx)
+                   addrx=addrx, producer=dies.producer, loclist=loclist)
 
 
 # --- worker processes ------------------------------------------------------------
@@ -109,7 +114,8 @@ def encode(req: Request, progress: Callable[[int, int], None] | None = None) -> 
         first_id = req.base.type_count if req.base is not None else 1
         symbols = elf.symbols()
         skips: list[Skip] = []
-        functions = FunctionTable.from_symbols(symbols)
+        functions = ElfFunctionTable.from_symbols(symbols) if feats.modern_funcs \
+            else FunctionTable.from_symbols(symbols)
         variables = VariableTable.from_elf(elf, symbols, all_sections=feats.global_var,
                                            force=feats.encode_force, skips=skips) \
             if feats.var or feats.global_var else VariableTable([])
@@ -128,7 +134,7 @@ def encode(req: Request, progress: Callable[[int, int], None] | None = None) -> 
             funcs += ((handle, f, ut.name) for f in ut.funcs)
             vars_ += ((handle, v, ut.name) for v in ut.vars)
         btf, maps = deduper.finish()
-    emit_functions(btf, maps, funcs, functions, skips)
+    emit_functions(btf, maps, funcs, functions, skips, consistent=feats.consistent_func)
     emit_variables(btf, maps, vars_, variables, skips)
     return Result(btf, skips, warnings, n)
 
@@ -178,9 +184,33 @@ def _remap_proto(p: FuncProto, m: array.array) -> FuncProto:
 
 def emit_functions(btf: Btf, maps: list[array.array],
                    funcs: list[tuple[int, FuncCandidate, str | None]],
-                   table: FunctionTable, skips: list[Skip]) -> None:
-    """FUNC_PROTO + FUNC (+ decl tags) for every selected function, in unit order."""
+                   table: FunctionTable | ElfFunctionTable, skips: list[Skip], *,
+                   consistent: bool = True) -> None:
+    """FUNC_PROTO + FUNC (+ decl tags) for every selected function: in unit
+    order (pahole 1.24), or by name after merging every unit's view of each
+    (newer pahole, `ElfFunctionTable`)."""
     interner = Interner(btf)
+    if isinstance(table, ElfFunctionTable):
+        states = []
+        for handle, f, unit in funcs:
+            try:
+                table.lookup(f)
+            except LookupError as e:
+                if f.name and not f.declaration:
+                    skips.append(Skip("function", f.name, str(e), unit))
+                continue
+            proto = _remap_proto(f.own_proto or f.proto, maps[handle])
+            states.append(table.state(f, proto, unit))
+        for key, st, why in table.merge(states, btf, consistent=consistent):
+            if why is not None:
+                skips.append(Skip("function", key, why, st.unit))
+                continue
+            proto_id = interner.add(st.proto)
+            fid = interner.add(Func(key, proto_id, FuncLinkage.STATIC))
+            for value, idx in st.cand.tags:
+                if st.cand.own_proto is None or idx < 0:
+                    interner.add(DeclTag(value, fid, idx))
+        return
     for handle, f, unit in funcs:
         why = table.select(f)
         if why is not None:

@@ -3,6 +3,11 @@
 `default` is pahole's default set; `+name` adds to it; a plain list names
 exactly what is wanted.  Unknown names are warned about and ignored, as
 pahole does without `--btf_features_strict`.
+
+Which functions become FUNCs depends on the pahole generation the features
+imply (`Features.modern_funcs`, select.py): `optimized_func` or
+`consistent_func` (both in `default`) select newer pahole's rules; without
+either, pahole 1.24's.
 """
 
 from __future__ import annotations
@@ -72,6 +77,14 @@ class Features:
             else:
                 (warn or _warn)(f"unknown btf feature '{name}' ignored")
         return out
+
+    @property
+    def modern_funcs(self) -> bool:
+        """Newer pahole's function selection (select.py, docs/DIFFERENCES.md):
+        on with `optimized_func` or `consistent_func`, i.e. with `default`,
+        what kbuild passes to pahole >= 1.26.  Off, the rules are pahole
+        1.24's (a 1.24-era explicit list: var,float,decl_tag,type_tag,enum64)."""
+        return self.optimized_func or self.consistent_func
 
     def names(self) -> list[str]:
         return [f for f in PAHOLE_FEATURES if getattr(self, f)]

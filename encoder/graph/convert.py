@@ -13,6 +13,13 @@ the dedup base would be, so `dedup.Deduper.add_unit` takes them as they are.
 Functions and variables are not types yet: whether one becomes a FUNC or a
 VAR depends on the ELF symbols and on every other unit, so they leave as
 candidates holding unit-local type ids.
+
+With `Options.func_facts` (pahole's newer function rules, select.py) each
+function candidate also carries what newer pahole's DWARF loader learns from
+the parameters' locations (dwarf_loader.c): optimized-out parameters,
+parameters in registers the ABI does not put them in, parameters a clone
+reorders, clang's `DW_CC_nocall`, packed structs passed on the stack.  See
+`_FuncFacts`.
 """
 
 from __future__ import annotations
@@ -23,19 +30,31 @@ from ..btf.kinds import IntEncoding
 from ..btf.model import (Array, Const, DeclTag, Enum, Enum64, EnumValue, Float,
                          FuncProto, Fwd, Int, Member, Param, Ptr, Restrict, Struct,
                          Type, Typedef, TypeTag, Union, Volatile)
-from ..dwarf.constants import Ate, Op, Tag
+from ..dwarf.constants import Ate, Cc, Op, Tag
+from ..dwarf.expr import operations
 from ..dwarf.forms import read_uleb
+from ..errors import DwarfError
 from ..dwarf.dies import (F_ABSTRACT_ORIGIN, F_BIT_OFFSET, F_BIT_SIZE, F_BYTE_SIZE,
-                          F_CONST_VALUE, F_COUNT, F_DATA_BIT_OFFSET,
-                          F_DATA_MEMBER_LOCATION, F_DECLARATION, F_ENCODING, F_EXTERNAL,
-                          F_LOCATION, F_LOW_PC, F_NAME, F_OFFSET, F_PARENT,
-                          F_SPECIFICATION, F_TAG, F_TYPE, F_UPPER_BOUND)
+                          F_CALLING_CONVENTION, F_CONST_VALUE, F_COUNT,
+                          F_DATA_BIT_OFFSET, F_DATA_MEMBER_LOCATION, F_DECLARATION,
+                          F_ENCODING, F_EXTERNAL, F_INLINE, F_LOCATION, F_LOW_PC, F_NAME,
+                          F_OFFSET, F_PARENT, F_SPECIFICATION, F_TAG, F_TYPE,
+                          F_UPPER_BOUND)
 
 SANITIZED_INT = "__SANITIZED_FAKE_INT__"
 ANNOTATION_TAGS = (Tag.LLVM_annotation,)
 SIGNED_ATE = (Ate.signed, Ate.signed_char)
 # Qualifiers BTF has no kind for: the type they qualify stands in for them.
 TRANSPARENT_TAGS = (Tag.atomic_type, Tag.immutable_type, Tag.packed_type, Tag.shared_type)
+
+
+# What newer pahole's DWARF loader marks on a function (FuncCandidate.flags;
+# pahole's struct ftype bits of the same names).  Only with Options.func_facts.
+OPTIMIZED_PARMS = 1         # a parameter has no location, or one that is not where it came in
+UNEXPECTED_REG = 2          # a parameter sits in a register the ABI gives another parameter
+UNCERTAIN_PARM_LOC = 4      # a packed struct is passed by value on the stack
+REORDERED_PARM = 8          # a concrete instance lists its origin's parameters out of order
+SIGNATURE_CHANGED = 16      # clang: DW_CC_nocall (the compiler changed the calling convention)
 
 
 @dataclass(slots=True)
@@ -49,6 +68,11 @@ class FuncCandidate:
     named_params: bool          # every parameter has a name (pahole requires it)
     tags: list[tuple[str, int]] = field(default_factory=list)   # (value, component_idx)
     offset: int = 0             # of the DIE, for messages
+    flags: int = 0              # OPTIMIZED_PARMS | ... (with Options.func_facts)
+    # A concrete instance listing no parameters has `proto` built from its
+    # origin's (pahole 1.24 in effect emits that one); newer pahole takes the
+    # DIE's own parameter list, kept here when it differs.
+    own_proto: FuncProto | None = None
 
 
 @dataclass(slots=True)
@@ -83,6 +107,8 @@ class Options:
     enum64: bool = True
     little_endian: bool = True
     pointer_size: int = 8
+    func_facts: bool = False    # FuncCandidate.flags: parameter locations (newer pahole rules)
+    machine: int = 0            # ELF e_machine: which registers carry parameters
 
 
 def _location_address(loc, pointer_size: int, addrx) -> int | None:
@@ -115,9 +141,12 @@ class _Unit:
     """The state of converting one unit; `convert()` is the entry point."""
 
     def __init__(self, dies: list[tuple], index: dict[int, int], first_id: int,
-                 opts: Options, addrx):
+                 opts: Options, addrx, producer: str | None = None, loclist=None):
         self.dies = dies
         self.addrx = addrx
+        self.producer = producer
+        self.loclist = loclist
+        self.func_flags: dict[int, int] = {}    # subprogram DIE index -> flags
         self.index = index
         self.first_id = first_id
         self.opts = opts
@@ -226,6 +255,8 @@ class _Unit:
             for t in self.types:
                 if isinstance(t, Array) and t.index_type == -1:
                     t.index_type = self.int_id
+        if self.opts.func_facts:
+            self.func_flags = _FuncFacts(self).flags()
         funcs, vars_ = [], []
         for i, d in enumerate(dies):
             if d[F_TAG] == Tag.subprogram:
@@ -399,11 +430,15 @@ class _Unit:
     def function(self, i: int, d: tuple) -> FuncCandidate:
         ret = self.origin_chain(d, F_TYPE)
         proto, named, where = self.proto(i, ret)
+        own_proto = None
         if not where and d[F_ABSTRACT_ORIGIN] is not None:
             # A concrete instance that lists no parameters: take the origin's.
             o = self.die_of(d[F_ABSTRACT_ORIGIN])
             if o is not None:
+                own = proto
                 proto, named, where = self.proto(o, ret)
+                if len(proto.params) != len(own.params):
+                    own_proto = own
         tags = []
         if self.opts.decl_tag:
             tags = [(v, -1) for v in self.annotations(i, "btf_decl_tag")]
@@ -413,7 +448,8 @@ class _Unit:
             name=self.origin_chain(d, F_NAME), proto=proto,
             declaration=bool(d[F_DECLARATION]),
             external=bool(self.origin_chain(d, F_EXTERNAL)),
-            low_pc=d[F_LOW_PC], named_params=named, tags=tags, offset=d[F_OFFSET])
+            low_pc=d[F_LOW_PC], named_params=named, tags=tags, offset=d[F_OFFSET],
+            flags=self.func_flags.get(i, 0), own_proto=own_proto)
 
     def variable(self, i: int, d: tuple) -> VarCandidate:
         spec = self.die_of(d[F_SPECIFICATION])
@@ -451,6 +487,403 @@ class _Unit:
                 idx += 1
 
 
+# -- what newer pahole learns from parameter locations --------------------------
+
+_REG0, _REG31 = Op.reg0, Op.reg0 + 31
+_BREG0, _BREG31 = Op.breg0, Op.breg0 + 31
+_CONST_OPS = frozenset([*range(Op.lit0, Op.lit0 + 32), Op.constu, Op.consts])
+_ENTRY_VALUE_OPS = (Op.entry_value, Op.GNU_entry_value)
+_STRUCT_TAGS = (Tag.structure_type, Tag.class_type, Tag.interface_type)
+_UNKNOWN_REG = -1
+
+# e_machine -> (how many parameters go in registers, DW_OP_reg<n> of each
+# (None: not checked), whether an aggregate may take two registers).  As
+# dwarf_loader.c's arch__nr_register_params / arch__set_register_params;
+# other machines: 0 registers, which turns the register checks off.
+_X86_64 = (Op.reg5, Op.reg4, Op.reg1, Op.reg2, Op.reg8, Op.reg9)   # rdi rsi rdx rcx r8 r9
+_ARM = tuple(Op.reg0 + n for n in range(8))
+_ABI = {
+    22: (5, (Op.reg2, Op.reg3, Op.reg4, Op.reg5, Op.reg6), False),      # s390: r2-r6
+    2: (6, (None,) * 6, True), 43: (6, (None,) * 6, True),              # SPARC, SPARCV9
+    62: (6, _X86_64, True),                                             # x86-64
+    183: (8, _ARM, True), 40: (8, _ARM, True),                          # arm64, arm
+    45: (8, (None,) * 8, True), 8: (8, (None,) * 8, True),              # ARC, MIPS
+    20: (8, (None,) * 8, True), 21: (8, (None,) * 8, True),             # PPC, PPC64
+    243: (8, (None,) * 8, True),                                        # RISC-V
+}
+
+
+@dataclass(slots=True)
+class _Param:
+    """One DW_TAG_formal_parameter of a subprogram, as pahole's loader sees it."""
+    die: int
+    idx: int                    # position among its subprogram's parameters
+    type: int | None            # DIE offset of its type (the origin's if it has none)
+    size: int                   # bytes of its type (pahole's get_type_byte_size)
+    in_memory: bool             # too big for the registers an aggregate may take
+    has_loc: bool
+    has_const: bool
+    loc_reg: int = _UNKNOWN_REG     # DW_OP_reg<n> it arrives in, when known
+    loc_stack: bool = False
+    loc_const: bool = False
+    optimized: bool = False
+    unexpected: bool = False
+
+
+class _FuncFacts:
+    """FuncCandidate.flags for every subprogram of one unit.
+
+    Newer pahole (dwarf_loader.c as of 2026-07) reads each parameter's
+    location: the first entry of a location list says the register (or
+    stack slot, or constant) the parameter arrives in.  A concrete
+    instance's parameters share what they know with their abstract origin's,
+    so the abstract function learns it too.  Then, per function, it walks
+    the parameters against the ABI's argument registers:
+
+    - GCC (and clang when DW_CC_nocall says the signature changed): a
+      parameter with a location but no known entry register, or (GCC) with
+      a DW_AT_const_value instead of a location, is "optimized"; one in a
+      register the ABI gives another parameter is "unexpected";
+    - clang otherwise: only "unexpected" (the register must fall in the
+      parameter's slots).
+
+    A function is OPTIMIZED_PARMS if any parameter is optimized or has no
+    location, UNEXPECTED_REG if any is unexpected and no parameter is a
+    struct (a struct may take two registers and shift the rest).
+    """
+
+    def __init__(self, unit: "_Unit"):
+        self.u = unit
+        self.dies = unit.dies
+        self.addr_size = unit.opts.pointer_size
+        self.nregs, self.regs, self.two_regs = _ABI.get(int(unit.opts.machine), (0, (), True))
+        self.clang = "clang" in (unit.producer or "")
+        self.packed: dict[int, bool] = {}
+        self.align: dict[int, int] = {}
+
+    def flags(self) -> dict[int, int]:
+        dies, u = self.dies, self.u
+        params: dict[int, _Param] = {}
+        funcs: list[tuple[int, list[_Param]]] = []
+        for i, d in enumerate(dies):
+            if d[F_TAG] != Tag.subprogram:
+                continue
+            plist = []
+            for c in u.children.get(i, ()):
+                if dies[c][F_TAG] == Tag.formal_parameter:
+                    p = self.param(c, len(plist))
+                    params[c] = p
+                    plist.append(p)
+            funcs.append((i, plist))
+        out: dict[int, int] = {}
+        # A concrete instance's parameters tell their origin what they know
+        # (pahole: ftype__recode_dwarf_types).
+        for i, plist in funcs:
+            for p in plist:
+                d = dies[p.die]
+                if d[F_TYPE] is not None or d[F_ABSTRACT_ORIGIN] is None:
+                    continue
+                o = params.get(u.die_of(d[F_ABSTRACT_ORIGIN]))
+                if o is None:
+                    continue
+                if o.idx != p.idx:
+                    out[i] = out.get(i, 0) | REORDERED_PARM
+                o.has_loc |= p.has_loc
+                o.has_const |= p.has_const
+                o.loc_const |= p.loc_const
+                o.loc_stack |= p.loc_stack
+                if p.loc_reg != _UNKNOWN_REG:
+                    o.loc_reg = p.loc_reg
+                if p.size:
+                    o.size = p.size
+                o.in_memory |= p.in_memory
+        for i, plist in funcs:
+            f = out.get(i, 0)
+            if self.clang and self.signature_changed(dies[i]):
+                f |= SIGNATURE_CHANGED
+            if self.clang and not f & SIGNATURE_CHANGED:
+                self.check_clang(plist)
+            else:
+                self.check(plist)
+            if any(p.optimized or not p.has_loc for p in plist):
+                f |= OPTIMIZED_PARMS
+            if any(p.unexpected for p in plist) and \
+                    not any(self.is_struct(p.type) for p in plist):
+                f |= UNEXPECTED_REG
+            if self.uncertain_location(plist):
+                f |= UNCERTAIN_PARM_LOC
+            if f:
+                out[i] = f
+        return out
+
+    # -- one parameter -----------------------------------------------------------
+
+    def param(self, c: int, idx: int) -> _Param:
+        u, d = self.u, self.dies[c]
+        origin = u.die_of(d[F_ABSTRACT_ORIGIN])
+        o = self.dies[origin] if origin is not None else None
+        size = self.type_size((o if o is not None else d)[F_TYPE])
+        ptype = d[F_TYPE] if d[F_TYPE] is not None or o is None else o[F_TYPE]
+        limit = 2 * self.addr_size if self.two_regs else self.addr_size
+        p = _Param(c, idx, ptype, size, size > limit, d[F_LOCATION] is not None,
+                   d[F_CONST_VALUE] is not None)
+        if p.has_loc:
+            self.decode_location(p, d[F_LOCATION])
+        return p
+
+    def type_size(self, ref: int | None) -> int:
+        """pahole's __get_type_byte_size: a pointer is an address, else the
+        first DW_AT_byte_size down the DW_AT_type chain."""
+        for _ in range(64):
+            i = self.u.die_of(ref)
+            if i is None:
+                return 0
+            t = self.dies[i]
+            if t[F_TAG] == Tag.pointer_type:
+                return self.addr_size
+            if t[F_BYTE_SIZE]:
+                return t[F_BYTE_SIZE]
+            ref = t[F_TYPE]
+        return 0
+
+    def expressions(self, loc) -> list[bytes]:
+        if isinstance(loc, (bytes, bytearray)):
+            return [bytes(loc)]
+        if self.u.loclist is None:
+            return []
+        try:
+            return self.u.loclist(loc) or []
+        except DwarfError:
+            return []
+
+    def decode_location(self, p: _Param, loc) -> None:
+        """Where the parameter arrives, from the first entry of its location
+        (pahole's parameter__decode_location; entry values count anywhere)."""
+        for n, expr in enumerate(self.expressions(loc)):
+            try:
+                ops = list(operations(expr, self.addr_size))
+            except DwarfError:
+                return          # libdw stops at a bad expression
+            if not ops:
+                continue
+            stack_value = ops[-1][0] == Op.stack_value
+            if len(ops) == 2 and stack_value:
+                ops = ops[:1]
+            if len(ops) != 1:
+                self.decode_pieces(p, ops, n)
+                continue
+            op, args = ops[0]
+            if _REG0 <= op <= _REG31:
+                if n == 0:
+                    self.set_reg(p, op)
+            elif _BREG0 <= op <= _BREG31:
+                if n == 0 and stack_value:
+                    self.set_reg(p, op - _BREG0 + _REG0)
+            elif op == Op.fbreg:
+                if n == 0:
+                    p.loc_stack = True
+            elif op in _CONST_OPS:
+                if n == 0:
+                    p.loc_const = True
+            elif op in _ENTRY_VALUE_OPS:
+                try:
+                    sub = list(operations(args[0], self.addr_size))
+                except DwarfError:
+                    continue
+                if len(sub) == 1 and _REG0 <= sub[0][0] <= _REG31:
+                    self.set_reg(p, sub[0][0])
+
+    def decode_pieces(self, p: _Param, ops: list, n: int) -> None:
+        """A location of several operations (pahole's parameter__multi_exprs)."""
+        op = ops[0][0]
+        if op in _CONST_OPS:
+            if n == 0:
+                p.loc_const = True
+            return
+        if p.size <= self.addr_size or not self.two_regs:
+            if n != 0:
+                return
+            if _REG0 <= op <= _REG31:
+                self.set_reg(p, op)
+            elif _BREG0 <= op <= _BREG31 and any(o == Op.stack_value for o, _ in ops[1:]):
+                self.set_reg(p, op - _BREG0 + _REG0)
+            return
+        # An aggregate in pieces: the first register named anywhere.
+        for o, _ in ops:
+            if _REG0 <= o <= _REG31:
+                self.set_reg(p, o)
+
+    @staticmethod
+    def set_reg(p: _Param, reg: int) -> None:
+        if p.loc_reg == _UNKNOWN_REG:
+            p.loc_reg = reg
+
+    # -- one function --------------------------------------------------------------
+
+    def slots(self, p: _Param) -> int:
+        if not self.two_regs or p.size <= self.addr_size:
+            return 1
+        return max(1, (p.size + self.addr_size - 1) // self.addr_size)
+
+    def expected(self, reg_idx: int, slots: int) -> tuple:
+        return tuple(self.regs[k] for k in range(reg_idx, min(reg_idx + slots, self.nregs)))
+
+    def check_clang(self, plist: list[_Param]) -> None:
+        """clang, signature unchanged: each known register must be one of the
+        parameter's ABI slots."""
+        reg_idx = 0
+        for p in plist:
+            slots = self.slots(p)
+            if p.in_memory:
+                continue
+            if reg_idx >= self.nregs:
+                break
+            if p.loc_reg != _UNKNOWN_REG and p.loc_reg not in self.expected(reg_idx, slots):
+                p.unexpected = True
+            reg_idx += slots
+
+    def check(self, plist: list[_Param]) -> None:
+        """GCC (or clang with a changed signature): optimized and unexpected."""
+        reg_idx = 0
+        for p in plist:
+            consumes = True
+            if p.has_loc:
+                if reg_idx >= self.nregs:
+                    consumes = False
+                elif p.loc_reg == _UNKNOWN_REG:
+                    p.optimized = True
+                else:
+                    expected = self.regs[reg_idx]
+                    if expected is not None and expected != p.loc_reg:
+                        p.unexpected = True
+            elif p.has_const and not self.clang:
+                p.optimized = True
+            if consumes:
+                reg_idx += 1 if p.in_memory else self.slots(p)
+
+    def signature_changed(self, d: tuple) -> bool:
+        """clang's DW_CC_nocall on the function, or on its abstract origin."""
+        if d[F_INLINE]:
+            return False
+        if d[F_ABSTRACT_ORIGIN] is None:
+            return d[F_CALLING_CONVENTION] == Cc.nocall
+        o = self.u.die_of(d[F_ABSTRACT_ORIGIN])
+        return o is not None and self.dies[o][F_CALLING_CONVENTION] == Cc.nocall
+
+    def is_struct(self, ref: int | None) -> bool:
+        """pahole's param__is_struct: a struct, through const and typedef."""
+        for _ in range(64):
+            i = self.u.die_of(ref)
+            if i is None:
+                return False
+            t = self.dies[i]
+            if t[F_TAG] == Tag.structure_type:
+                return True
+            if t[F_TAG] not in (Tag.const_type, Tag.typedef):
+                return False
+            ref = t[F_TYPE]
+        return False
+
+    # -- packed structs passed on the stack (pahole 1.31: uncertain_parm_loc) ----------
+
+    def uncertain_location(self, plist: list[_Param]) -> bool:
+        """A named struct, packed, passed by value after the register
+        parameters (pahole's ftype__has_uncertain_arg_loc: the stack slot
+        may not be what DWARF says)."""
+        if len(plist) < self.nregs:
+            return False
+        for p in plist[self.nregs:]:
+            i = self.u.die_of(p.type)
+            if i is None:
+                continue
+            t = self.dies[i]
+            if t[F_TAG] in _STRUCT_TAGS and t[F_NAME] and self.is_packed(i):
+                return True
+        return False
+
+    def strip(self, ref: int | None) -> int | None:
+        """DIE index of a type with typedefs and qualifiers taken off."""
+        for _ in range(64):
+            i = self.u.die_of(ref)
+            if i is None:
+                return None
+            t = self.dies[i]
+            if t[F_TAG] not in (Tag.typedef, Tag.const_type, Tag.volatile_type,
+                                Tag.restrict_type, *TRANSPARENT_TAGS):
+                return i
+            ref = t[F_TYPE]
+        return None
+
+    def natural_alignment(self, i: int | None, depth: int = 0) -> int:
+        """pahole's tag__natural_alignment (1 for anything unsized)."""
+        if i is None or depth > 32:
+            return 1
+        t = self.dies[i]
+        tag = t[F_TAG]
+        if tag == Tag.pointer_type:
+            a = self.addr_size
+        elif tag in (Tag.base_type, Tag.enumeration_type):
+            a = t[F_BYTE_SIZE] or 0
+        elif tag in _STRUCT_TAGS or tag == Tag.union_type:
+            a = self.align.get(i)
+            if a is None:
+                a = 0
+                for m in self.members(i):
+                    a = max(a, self.natural_alignment(self.strip(self.dies[m][F_TYPE]),
+                                                      depth + 1))
+                self.align[i] = a
+        elif tag == Tag.array_type:
+            a = self.natural_alignment(self.strip(t[F_TYPE]), depth + 1)
+        else:
+            a = 1
+        return a or 1
+
+    def members(self, i: int) -> list[int]:
+        return [c for c in self.u.children.get(i, ()) if self.dies[c][F_TAG] == Tag.member
+                and (self.dies[c][F_DATA_MEMBER_LOCATION] is not None
+                     or self.dies[c][F_DATA_BIT_OFFSET] is not None
+                     or self.dies[i][F_TAG] == Tag.union_type)]
+
+    def is_packed(self, i: int) -> bool:
+        """pahole's class__infer_packed_attributes, without its hole-finding
+        corner cases for bitfields: no holes or tail padding, and a member
+        off its natural alignment or a size no multiple of it."""
+        got = self.packed.get(i)
+        if got is not None:
+            return got
+        t = self.dies[i]
+        size = t[F_BYTE_SIZE] or 0
+        packed = False
+        seen = 0            # bits covered so far
+        holes = False
+        placed = []
+        for m in self.members(i):
+            d = self.dies[m]
+            bits = d[F_BIT_SIZE] or 0
+            start = self.u.member_bit_offset(d, bits)
+            end = start + (bits or 8 * self.type_size(d[F_TYPE]))
+            if start // 8 > (seen + 7) // 8:
+                holes = True
+            seen = max(seen, end)
+            placed.append((start // 8, self.strip(d[F_TYPE])))
+        if holes or size * 8 > (seen + 7) // 8 * 8:
+            packed = False
+        else:
+            top = 1
+            for byte_offset, mt in placed:
+                a = self.natural_alignment(mt)
+                if a == 1:
+                    continue
+                top = max(top, a)
+                if byte_offset % a:
+                    packed = True
+                    break
+            else:
+                packed = bool(size % top)
+        self.packed[i] = packed
+        return packed
+
+
 def _signed(v: int, bits: int) -> int:
     return v - (1 << bits) if v >> (bits - 1) else v
 
@@ -480,13 +913,15 @@ _MAKERS = {
 
 def convert(dies: list[tuple], index: dict[int, int], *, first_id: int = 1,
             opts: Options | None = None, name: str | None = None,
-            addrx=None) -> UnitTypes:
+            addrx=None, producer: str | None = None, loclist=None) -> UnitTypes:
     """Convert one unit's DIE records.
 
     `index` maps DIE offsets to positions in `dies`; `addrx` resolves a
-    DW_OP_addrx index through the unit's .debug_addr.
+    DW_OP_addrx index through the unit's .debug_addr.  For
+    `Options.func_facts`: `producer` is the unit's DW_AT_producer and
+    `loclist(offset)` gives the expressions of a location list, in order.
     """
-    u = _Unit(dies, index, first_id, opts or Options(), addrx)
+    u = _Unit(dies, index, first_id, opts or Options(), addrx, producer, loclist)
     funcs, vars_ = u.convert()
     return UnitTypes(name, u.types, funcs, vars_, u.warnings)
 
