@@ -331,11 +331,18 @@ class DataSection:
     symbols: dict[int, tuple[str, int]] = field(default_factory=dict)  # offset -> (name, size)
 
 
+# Names newer pahole never makes VARs of: "common prefixes and no useful
+# values" (filter_variable_name); they matter once every section is in.
+USELESS_VAR_PREFIXES = ("__UNIQUE_ID", "__tpstrtab_", "__exitcall_", "__gendwarfksyms_ptr_",
+                        "__func_stack_frame_non_standard_")
+
+
 class VariableTable:
     """The data sections and their sized object symbols."""
 
-    def __init__(self, sections: list[DataSection]):
+    def __init__(self, sections: list[DataSection], filter_names: bool = False):
         self.sections = sections
+        self.filter_names = filter_names
 
     @classmethod
     def from_elf(cls, elf, symbols, *, all_sections: bool, force: bool,
@@ -357,7 +364,7 @@ class VariableTable:
                     continue
                 offset = symbols.values[i] - (0 if elf.is_relocatable else sec.base)
                 sec.symbols.setdefault(offset, (name, symbols.sizes[i]))
-        return cls(wanted)
+        return cls(wanted, filter_names=all_sections)
 
     def place(self, v: VarCandidate) -> tuple[DataSection, int, str, int] | str:
         """(section, offset, ELF name, size) for a candidate, or why not."""
@@ -372,6 +379,8 @@ class VariableTable:
                 if sym is None:
                     continue
                 name, size = sym
+                if self.filter_names and name.startswith(USELESS_VAR_PREFIXES):
+                    return "a generated name (pahole's filter_variable_name)"
                 if v.address == 0 and v.name != name:
                     return f"address 0 and the symbol there is '{name}'"
                 return sec, offset, name, size
