@@ -9,7 +9,6 @@ of each side by side.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -60,7 +59,9 @@ def main() -> int:
     print(f"Debian kernel {corpus.kernel_release(root)}")
     vmlinux = corpus.vmlinux_path(root)
     xfs = next(p for p in corpus.dbg_module_paths(root) if p.name == "xfs.ko")
-    jobs = os.cpu_count() or 1
+    # One process: today's worker pool costs more in pickling than it wins
+    # on two cores (BENCHMARKS.md).
+    jobs = 1
     with tempfile.TemporaryDirectory() as tmp:
         side_by_side("xfs.ko, split BTF over vmlinux", xfs, Path(tmp) / "xfs", vmlinux, 1)
         side_by_side(f"vmlinux (-j{jobs})", vmlinux, Path(tmp) / "vmlinux", None, jobs)

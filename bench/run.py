@@ -5,9 +5,13 @@ Each pair runs interleaved, REPEAT times; we print medians of wall seconds
 and peak RSS and the ratio ours/theirs, and write the table to BENCHMARKS.md
 with the machine, the versions and the date.  No test asserts a time.
 
-Jobs so far (the encoder's jobs join when encoding lands):
+Jobs:
+  encode vmlinux (-j1, -j2)                 vs  pahole -J (same features)
+  encode xfs.ko, split over vmlinux         vs  pahole -J --btf_base
+  encode a small module, whole process      vs  pahole -J --btf_base
   dump of the vmlinux BTF Debian shipped    vs  bpftool btf dump file
   dump of a module's split BTF              vs  bpftool -B vmlinux btf dump file
+`BENCH_REPEAT` sets the number of runs (default 3; vmlinux runs are minutes).
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 import corpus  # noqa: E402
 
-REPEAT = 3
+REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
+FEATURES = "var,float,decl_tag,type_tag,enum64"
+PAHOLE_FLAGS = ["--btf_gen_floats", "--lang_exclude=rust"]
 
 
 def measure(cmd: list[str]) -> tuple[float, int]:
@@ -68,6 +74,20 @@ def main() -> int:
     ours = [sys.executable, "-m", "encoder"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        root = corpus.corpus_root()
+        vmlinux = str(corpus.vmlinux_path(root))
+        mods = corpus.dbg_module_paths(root)
+        xfs = str(next(p for p in mods if p.name == "xfs.ko"))
+        small = str(next(p for p in mods if p.name == "xt_DSCP.ko"))
+        out = str(Path(tmp) / "out.btf")
+        enc = ours + ["encode", f"--btf_features={FEATURES}", f"--btf_encode_detached={out}"]
+        pahole = ["pahole", "-J", *PAHOLE_FLAGS, f"--btf_encode_detached={out}"]
+        for jobs in (1, 2):
+            rows.append(compare(f"encode vmlinux -j{jobs}", enc + [f"-j{jobs}", vmlinux],
+                                pahole + [f"-j{jobs}", vmlinux]))
+        for label, mod in (("encode xfs.ko (split)", xfs), ("encode xt_DSCP.ko (small)", small)):
+            rows.append(compare(label, enc + ["--btf_base", vmlinux, mod],
+                                pahole + [f"--btf_base={vmlinux}", mod]))
         vml = Path(tmp) / "vmlinux.btf"
         vml.write_bytes(corpus.btf_bytes(corpus.vmlinux_btf_path()))
         rows.append(compare("dump vmlinux BTF (Debian 6.1)", ours + ["dump", str(vml)],
