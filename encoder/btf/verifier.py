@@ -958,12 +958,15 @@ class _Verifier:
             return err
         return self.pop_resolved(self.sized_or_void(tid, ref), 0)
 
+    def pending_through_ptr(self, tid: int, ref: int) -> int | None:
+        """What a PTR or VAR must wait for: its target, and a modifier chain's end."""
+        err = self.next_of(tid, ref)
+        return err if err is not None else self.through_modifier_to_ptr(ref)
+
     def resolve_ptr(self, v: list[int]) -> int:
         tid = v[0]
         ref = self.st[tid]
-        err = self.next_of(tid, ref)
-        if err is None:
-            err = self.through_modifier_to_ptr(ref)
+        err = self.pending_through_ptr(tid, ref)
         if err is not None:
             return err
         return self.pop_resolved(self.sized_or_void(tid, ref), 0)
@@ -971,9 +974,7 @@ class _Verifier:
     def resolve_var(self, v: list[int]) -> int:
         tid = v[0]
         ref = self.st[tid]
-        err = self.next_of(tid, ref)
-        if err is None:
-            err = self.through_modifier_to_ptr(ref)
+        err = self.pending_through_ptr(tid, ref)
         if err is not None:
             return err
         r = self.id_size(ref)
