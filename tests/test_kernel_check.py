@@ -44,11 +44,8 @@ def _pahole(path: Path, out: Path, base: Path | None = None) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def root():
-    r = corpus.corpus_root()
-    if r is None:
-        pytest.skip(corpus.MISSING)
-    return r
+def root(corpus_dir):
+    return corpus_dir
 
 
 @pytest.fixture(scope="module")
