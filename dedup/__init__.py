@@ -54,10 +54,19 @@ On top of that, declarations:
 
 Over a base (split BTF: module over vmlinux) base types are never rewritten
 or reordered; a unit type equivalent to a base type becomes that base id.  A
-base type means what the base says: a base FWD that a module defines stands
-for the module's struct in the module's references only, and a module struct
-that differs from a base struct only where the base has that FWD is not
-merged into it (libbpf's `hypot_adjust_canon`).
+base FWD that a module defines stands for the module's struct in the
+module's references (reached from a module type, possibly through base
+pointers, qualifiers and typedefs).  A walk against a base struct that meets
+such a base FWD inside a base struct or union while it is still unresolved
+fails -- the module struct stays, as the
+base would otherwise have to change (libbpf's `hypot_adjust_canon`) -- but
+resolves the FWD, and from then on the base FWD stands for the module's
+struct in later walks too: a module `sock` that reaches the module's `net`
+(defining `netns_ipvs`) still maps onto the base `sock`, whose `net` has
+only the FWD; only the struct whose walk met the FWD first is kept.  Each
+re-merge (step 7) starts again with such base FWDs unresolved for walks.
+Candidates from the module are tried before base ones (libbpf tries the
+newest first), so the module's other views of a struct kept apart join it.
 
 How: stream, then settle
 ========================

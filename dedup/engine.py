@@ -118,6 +118,10 @@ class Graph:
         self._new_refs: list = []
         self._same: dict = {}              # memo of _identical()
         self._cyclic: set[int] = set()     # unit types on loops of reference kinds
+        # Base declarations a walk resolved since the store was last reset:
+        # from then on they stand for what they met on the canonical side of
+        # later walks too (libbpf's map[], which its walks follow).
+        self._live: set[int] = set()
 
     # -- tables ------------------------------------------------------------
 
@@ -144,6 +148,7 @@ class Graph:
         del self.lab[b:]
         del self.ref[b:]
         del self.map[b:]
+        self._live = set()
         self._tables()
 
     @property
@@ -270,9 +275,15 @@ class Graph:
 
     def _candidates(self, g: int, lg: Label):
         bucket = self.graph_table.get(lg)
-        if bucket is None or bucket.__class__ is list:
-            return bucket
-        return bucket.get(self._shape_key(g))
+        if bucket is not None and bucket.__class__ is not list:
+            bucket = bucket.get(self._shape_key(g))
+        if bucket and bucket[0] < self.base_end <= bucket[-1]:
+            # Split types before base ones, as libbpf (newest first) tries
+            # them: a module struct kept apart from its base counterpart
+            # (hypot_adjust_canon) takes the module's other views of it.
+            be = self.base_end
+            bucket = [x for x in bucket if x >= be] + [x for x in bucket if x < be]
+        return bucket
 
     def _add_candidate(self, g: int, lg: Label) -> None:
         graph = self.graph_table
@@ -404,18 +415,20 @@ class Graph:
         wild: dict[int, int] = {}      # candidate FWD -> the canonical type it met
         adjust = False
         fwdish = FWDISH
-        work = [(cand, canon)]
+        live = self._live
+        work = [(cand, canon, canon < base_end)]
         while work:
-            t, c = work.pop()
+            t, c, via_base = work.pop()
             rt = mp[t]                  # resolve(t) and resolve(c), inlined
             if rt < 0 or rt == t:
                 rt = t
             elif mp[rt] != rt:
                 rt = resolve(rt)
             rc = mp[c]
-            if rc == c or c < base_end:
-                # A base type means what the base says: a base FWD resolved
-                # to a split struct stands for it in split references only.
+            if rc == c or (c < base_end and c not in live):
+                # A base type means what the base says, until a walk of this
+                # round resolved a base FWD (libbpf's hypot_adjust_canon:
+                # the walk that needed it fails, later walks follow it).
                 rc = c
             elif rc < 0:
                 rc = c
@@ -458,8 +471,11 @@ class Graph:
                 tr = ref[t]
                 if tr:
                     cr = ref[c]
+                    # inside a base struct or union, or on a chain of
+                    # base references hanging off a module type?
+                    vb = c < base_end if lc[0] in AGGREGATES else via_base
                     for i in range(len(tr) - 1, -1, -1):
-                        work.append((tr[i], cr[i]))
+                        work.append((tr[i], cr[i], vb))
                 continue
             if lt[1] != lc[1]:
                 return None
@@ -471,8 +487,11 @@ class Graph:
                     fwd_kind, real = (UNION if lt[2] else STRUCT), kc
                 else:
                     fwd_kind, real = (UNION if lc[2] else STRUCT), kt
-                    if fwd_kind == real and c < base_end:
-                        adjust = True            # a base FWD would need resolving
+                    if fwd_kind == real and c < base_end and via_base:
+                        # a base type's FWD would need resolving; one a
+                        # module type refers to stands for the module's
+                        # struct anyway
+                        adjust = True
                 if fwd_kind != real:
                     return None
                 continue
@@ -519,17 +538,24 @@ class Graph:
         g0 = self._unit[0]
         touched = self._touched
         merge_kinds = MERGE_KINDS
+        base_end = self.base_end
+        live = self._live
         for c, t in hypot.items():
             lt, lc = lab[t], lab[c]
             if lt[0] not in merge_kinds and lc[0] not in merge_kinds:
                 continue                 # no correspondence kept for the rest
             t_id = resolve(t)
-            c_id = resolve(c)
+            if c < base_end and c not in live and is_fwd_label(lc):
+                c_id = c                 # a base FWD not resolved this round
+            else:
+                c_id = resolve(c)
             c_fwd = is_fwd_label(lab[c_id])
             if c_fwd and not is_fwd_label(lab[t_id]):
                 mp[c_id] = t_id          # a canonical FWD met its definition
                 if c_id < g0:
                     touched.append(c_id)
+                if c_id < base_end:
+                    live.add(c_id)
             elif (not adjust and not c_fwd and lt[0] in AGGREGATES
                   and mp[t] == UNSET and mp[c_id] >= 0):
                 mp[t] = c_id             # proven by the walk: map it now
@@ -542,6 +568,8 @@ class Graph:
                 mp[t] = c
                 if t < g0:
                     touched.append(t)
+                    if t < base_end:
+                        live.add(t)
                 # Declarations that will meet no definition (in later units)
                 # stand for the first one this name met, as libbpf's global
                 # FWD node does.
@@ -554,6 +582,8 @@ class Graph:
                     mp[node] = c
                     if node < g0:
                         touched.append(node)
+                        if node < base_end:
+                            live.add(node)
 
     # -- end of a unit -----------------------------------------------------
 
