@@ -147,11 +147,15 @@ class Report:
                      f"named entries ({self.in_base} through the candidate's base); "
                      f"duplicates: ref {self.duplicates_ref}, cand {self.duplicates_cand}")
         for kind, name, a, b in self.differ[:show]:
-            lines.append(f"differ {kind} {name}:\n  - " + "\n  - ".join(a)
-                         + "\n  + " + "\n  + ".join(b))
+            lines.append(f"differ {kind} {name}:\n  - " + "\n  - ".join(map(_short, a))
+                         + "\n  + " + "\n  + ".join(map(_short, b)))
         lines += [f"missing {k} {n}" for k, n in self.missing[:show]]
         lines += [f"extra {k} {n}" for k, n in self.extra[:show]]
         return "\n".join(lines)
+
+
+def _short(body: str, limit: int = 300) -> str:
+    return body if len(body) <= limit else f"{body[:limit]}... [{len(body)} chars]"
 
 
 def compare(ref: Btf, cand: Btf) -> Report:
