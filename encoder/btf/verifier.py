@@ -862,21 +862,15 @@ class _Verifier:
         return size
 
     def id_size(self, tid: int) -> tuple[int, int] | None:
-        """btf_type_id_size: (id of the sized type, its size), or None."""
-        if tid >= len(self.kind):
-            return None
-        k = self.kind[tid]
-        if NO_SIZE[k]:
-            return None
-        if HAS_SIZE[k]:
-            return tid, self.st[tid]
-        if k == K.ARRAY:
-            return tid, self.resolved_size(tid)
-        if k == K.PTR:
-            return tid, self.ptr_size
-        if not IS_MODIFIER[k] and k != K.VAR:
-            return None
-        tid = self.resolved_id(tid)
+        """btf_type_id_size: (id of the sized type, its size), or None.
+
+        Modifiers and VARs are sized by what they resolve to."""
+        if tid < len(self.kind) and (IS_MODIFIER[self.kind[tid]] or self.kind[tid] == K.VAR):
+            tid = self.resolved_id(tid)
+        return self.direct_size(tid)
+
+    def direct_size(self, tid: int) -> tuple[int, int] | None:
+        """(tid, size) for a type that carries its own size, else None."""
         if tid >= len(self.kind):
             return None
         k = self.kind[tid]
