@@ -268,6 +268,22 @@ class CDumper:
             return -1
         return nelems * size
 
+    def declared_size(self, type_id: int) -> int:
+        """The size C gives `type_id` as this header declares it: BTF's, but an
+        enum no mode() attribute sizes is an int unless a value needs more."""
+        e = type_id
+        for _ in range(_MAX_RESOLVE_DEPTH):
+            t = self.types[e] if e else None
+            if t is None or t.kind not in _ALIGN_THROUGH:
+                break
+            e = t.type
+        if t is not None and t.kind in (_ENUM, _ENUM64):
+            if self.rules.enum_mode and (t.size == 1 or (t.size == 8 and self.ptr_sz == 8)):
+                return t.size
+            wide = t.kind == _ENUM64 and any(v.value & ~0xFFFFFFFF for v in t.values)
+            return 8 if wide else 4
+        return self.resolve_size(type_id)
+
     def align_of(self, type_id: int) -> int:
         """btf__align_of(): 0 for what has no alignment (void, FWD, protos)."""
         a = self._align.get(type_id)
