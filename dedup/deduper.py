@@ -58,6 +58,31 @@ def _intern_names(btf: Btf) -> None:
             add(p.name)
 
 
+class UnitMap:
+    """One unit's ids (as the unit numbered them) -> final ids: 0 is void,
+    ids below the unit's known and own ranges are base ids and stay."""
+
+    __slots__ = ("first", "known_first", "known", "own")
+
+    def __init__(self, first: int, known_first: int, known: array.array, own: array.array):
+        self.first = first
+        self.known_first = known_first
+        self.known = known
+        self.own = own
+
+    def __getitem__(self, type_id):
+        if type_id.__class__ is slice:
+            return [self[i] for i in range(*type_id.indices(len(self)))]
+        if type_id >= self.first:
+            return self.own[type_id - self.first]
+        if self.known and type_id >= self.known_first:
+            return self.known[type_id - self.known_first]
+        return type_id
+
+    def __len__(self) -> int:
+        return self.first + len(self.own)
+
+
 class Deduper:
     """Deduplicate BTF types one compilation unit at a time.
 
@@ -77,36 +102,57 @@ class Deduper:
         self.base = base
         self.first_local = base.type_count if base is not None else 1
         self._graph = Graph(base_index(base) if base is not None else None)
-        self._maps: list[array.array] = []
+        self._maps: list[tuple] = []       # per unit: (first, known_first, known, store ids)
         self._finished = False
 
-    def add_unit(self, types: Sequence[Type]) -> int:
+    def add_unit(self, types: Sequence[Type], *, first: int | None = None,
+                 known: Sequence[int] = (), known_first: int = 0) -> int:
         """Add one compilation unit's types; returns the unit's handle (0, 1, ...).
 
         References inside a unit: 0 = void; 1 <= r < first_local refer to base
         types (only with a base); r >= first_local is the unit's own type
         (r - first_local), where first_local = base.type_count if base else 1 --
         i.e. a unit is numbered exactly like a split BTF over the base.
-        """
-        labels, refs = compact_unit(types)
-        return self.add_compact(labels, refs)
 
-    def add_compact(self, labels: Sequence[Label], refs: Sequence[Refs]) -> int:
+        A caller that recognises types it has handed over before may number
+        the unit's own types from `first` instead and refer to those earlier
+        types as known_first + k, with `known[k]` the store id `unit_map`
+        gave for them."""
+        labels, refs = compact_unit(types)
+        return self.add_compact(labels, refs, first=first, known=known,
+                                known_first=known_first)
+
+    def add_compact(self, labels: Sequence[Label], refs: Sequence[Refs], *,
+                    first: int | None = None, known: Sequence[int] = (),
+                    known_first: int = 0) -> int:
         """`add_unit` for a unit already in compact form (`compact_unit`), so
         that per-CU workers can build it and ship small tuples."""
         if self._finished:
             raise RuntimeError("Deduper.finish() was already called")
         handle = len(self._maps)
-        self._maps.append(self._graph.merge(labels, refs, self.first_local,
-                                            what=f"unit {handle}"))
+        first = self.first_local if first is None else first
+        m = self._graph.merge(labels, refs, first, what=f"unit {handle}", known=known,
+                              known_first=known_first)
+        self._maps.append((first, known_first, array.array("I", known), m))
         return handle
+
+    def store_id(self, handle: int, type_id: int) -> int:
+        """The store id (final only after `finish`) of a type of unit
+        `handle`, numbered as the unit was given; for a caller that
+        remembers what it handed over."""
+        first, known_first, known, m = self._maps[handle]
+        if type_id >= first:
+            return m[type_id - first]
+        if known and type_id >= known_first:
+            return known[type_id - known_first]
+        return type_id
 
     @property
     def store_size(self) -> int:
         """How many canonical types the store holds now (for progress/stats)."""
         return self._graph.store_len
 
-    def finish(self) -> tuple[Btf, list[array.array]]:
+    def finish(self) -> tuple[Btf, list[UnitMap]]:
         """The deduplicated BTF (split over the base when there is one: base
         types are never rewritten or reordered; unit types equivalent to a
         base type map onto it) and, per unit, the map local id -> final id
@@ -135,17 +181,15 @@ class Deduper:
         types = [from_compact(lb, rf) for lb, rf in zip(g.lab[bend:], g.ref[bend:])]
         out = Btf(types, base=self.base)
         _intern_names(out)
-        prefix = list(range(self.first_local))
         maps = []
-        for m in self._maps:
-            a = array.array("I", prefix)
-            a.extend([final[x] for x in m])
-            maps.append(a)
+        for first, known_first, known, m in self._maps:
+            maps.append(UnitMap(first, known_first, array.array("I", [final[x] for x in known]),
+                                array.array("I", [final[x] for x in m])))
         self._maps = []
         return out, maps
 
 
-def dedup(btf: Btf) -> tuple[Btf, array.array]:
+def dedup(btf: Btf) -> tuple[Btf, UnitMap]:
     """The whole BTF (its own types, over btf.base if any) as one unit: what
     `dwarf2btf dedup IN -o OUT [--base BASE]` runs."""
     d = Deduper(btf.base)

@@ -168,9 +168,14 @@ class Graph:
     # -- merging one unit --------------------------------------------------
 
     def merge(self, labels: Sequence[Label], refs: Sequence[Refs], first_local: int,
-              what: str = "unit") -> array.array:
+              what: str = "unit", known: Sequence[int] = (),
+              known_first: int = 0) -> array.array:
         """Merge one unit (numbered like a split BTF: its own types start at
-        `first_local`); returns each unit type's store id."""
+        `first_local`); returns each unit type's store id.
+
+        A reference r with known_first <= r < known_first + len(known) stands
+        for the store's type known[r - known_first]: a type an earlier unit
+        described identically, which the caller did not convert again."""
         n = len(labels)
         if len(refs) != n:
             raise ValueError("labels and refs differ in length")
@@ -178,14 +183,20 @@ class Graph:
         g0 = len(lab)
         shift = g0 - first_local
         limit = first_local + n
+        kend = known_first + len(known)
         shifted = []
         for j, rr in enumerate(refs):
             if rr:
-                if min(rr) < 0 or max(rr) >= limit:
-                    bad = next(r for r in rr if r < 0 or r >= limit)
+                if min(rr) < 0 or max(rr) >= limit or (
+                        known and any(kend <= r < first_local for r in rr)):
+                    bad = next(r for r in rr if r < 0 or r >= limit or kend <= r < first_local)
                     raise BtfError(f"{what}: type [{first_local + j}] refers to type "
                                    f"[{bad}], which does not exist")
-                rr = tuple([r + shift if r >= first_local else r for r in rr])
+                if known:
+                    rr = tuple([r + shift if r >= first_local else
+                                known[r - known_first] if r >= known_first else r for r in rr])
+                else:
+                    rr = tuple([r + shift if r >= first_local else r for r in rr])
             shifted.append(rr)
         lab.extend(labels)
         ref.extend(shifted)

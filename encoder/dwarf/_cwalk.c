@@ -1,0 +1,1473 @@
+/*
+ * The compiled twin of walk.py, and the type signatures that let the
+ * encoder skip what earlier units already described.
+ *
+ * walk(...) fulfils the contract of dies.py exactly: the same DIEs, the
+ * same fields, the same values.  Records live in C; `Unit[i]` builds the
+ * tuple of record i on demand, so Python pays only for the DIEs it reads.
+ * walk.py stays the reference: the tests run both on the same inputs.
+ *
+ * Unit.classify(seen) computes, for every type DIE, a 128-bit signature of
+ * everything the encoder can read from it: its subtree's attributes and,
+ * through references, the signatures of the types it reaches (cycles are
+ * settled by colour refinement inside each strongly connected component, so
+ * equal signatures mean bisimilar type graphs: types dedup merges anyway).
+ * A type whose signature is in `seen` need not be converted again.
+ *
+ * Anything this file does not handle (DW_FORM_indirect, sparse abbreviation
+ * codes) raises Fallback and the caller uses walk.py for that unit.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* dies.py field indexes (checked against the Python side at import). */
+enum {
+    F_OFFSET, F_TAG, F_PARENT, F_NAME, F_TYPE, F_BYTE_SIZE, F_BIT_SIZE, F_DML, F_DBO, F_BO,
+    F_ENCODING, F_UB, F_COUNT, F_CV, F_CF, F_EXTERNAL, F_DECL, F_SPEC, F_AO, F_LOWPC, F_LOC,
+    F_LINK, F_INLINE, F_ALIGN, F_PROTO, F_ART, F_CC, F_ANN, NF
+};
+
+/* abbrev.py conversions */
+enum { C_INT, C_STRP, C_LSTRP, C_STRX, C_REF, C_BOOL, C_ADDRX, C_LOCX, C_SIG, C_DIEREF,
+       C_DIEREF_ABS, C_RNGX };
+
+/* value kinds of a record field */
+enum { V_NONE, V_UINT, V_SINT, V_BOOL, V_REF, V_DIEREF, V_SIG, V_STR, V_LSTR, V_CSTR,
+       V_BLOCK, V_B16 };
+
+/* forms */
+enum {
+    FORM_addr = 0x01, FORM_block2 = 0x03, FORM_block4 = 0x04, FORM_data2 = 0x05,
+    FORM_data4 = 0x06, FORM_data8 = 0x07, FORM_string = 0x08, FORM_block = 0x09,
+    FORM_block1 = 0x0a, FORM_data1 = 0x0b, FORM_flag = 0x0c, FORM_sdata = 0x0d,
+    FORM_strp = 0x0e, FORM_udata = 0x0f, FORM_ref_addr = 0x10, FORM_ref1 = 0x11,
+    FORM_ref2 = 0x12, FORM_ref4 = 0x13, FORM_ref8 = 0x14, FORM_ref_udata = 0x15,
+    FORM_indirect = 0x16, FORM_sec_offset = 0x17, FORM_exprloc = 0x18,
+    FORM_flag_present = 0x19, FORM_strx = 0x1a, FORM_ref_sup4 = 0x1c, FORM_strp_sup = 0x1d,
+    FORM_data16 = 0x1e, FORM_line_strp = 0x1f, FORM_ref_sig8 = 0x20,
+    FORM_implicit_const = 0x21, FORM_loclistx = 0x22, FORM_rnglistx = 0x23,
+    FORM_ref_sup8 = 0x24, FORM_strx1 = 0x25, FORM_strx2 = 0x26, FORM_strx3 = 0x27,
+    FORM_strx4 = 0x28, FORM_addrx = 0x1b, FORM_addrx1 = 0x29, FORM_addrx2 = 0x2a,
+    FORM_addrx3 = 0x2b, FORM_addrx4 = 0x2c,
+};
+
+#define JUMP 8
+#define CTX_SKIP 3
+#define AT_SIBLING 0x01
+
+static PyObject *Malformed;     /* (message, unit-relative DIE position) */
+static PyObject *Fallback;      /* use walk.py for this unit */
+static PyObject *DieRefType, *TypeSigType;
+
+/* A read cursor; `bad` is set when a LEB128 runs off the end. */
+typedef struct {
+    const uint8_t *d;
+    Py_ssize_t end;
+    Py_ssize_t pos;
+    int bad;
+} Cur;
+
+static inline uint64_t rd_le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static inline uint64_t uleb(Cur *c)
+{
+    uint64_t v = 0;
+    int shift = 0;
+    while (c->pos < c->end) {
+        uint8_t b = c->d[c->pos++];
+        if (shift < 64)
+            v |= (uint64_t)(b & 0x7f) << shift;
+        shift += 7;
+        if (!(b & 0x80))
+            return v;
+    }
+    c->bad = 1;
+    return 0;
+}
+
+static inline int64_t sleb(Cur *c)
+{
+    uint64_t v = 0;
+    int shift = 0;
+    while (c->pos < c->end) {
+        uint8_t b = c->d[c->pos++];
+        if (shift < 64)
+            v |= (uint64_t)(b & 0x7f) << shift;
+        shift += 7;
+        if (!(b & 0x80)) {
+            if ((b & 0x40) && shift < 64)
+                v |= ~(uint64_t)0 << shift;
+            return (int64_t)v;
+        }
+    }
+    c->bad = 1;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Compiled abbreviation tables                                              */
+
+typedef struct {
+    int32_t at, form, field, conv;   /* field -1: not kept */
+    int64_t implicit;
+} Spec;
+
+typedef struct {
+    int32_t tag, kids, defined;
+    int32_t act[4];
+    int32_t fixed;          /* total size if every form is fixed, else -1 */
+    int32_t sib_off, sib_size;
+    int32_t const_form;     /* declared form of DW_AT_const_value, -1 if none */
+    int32_t nspec;
+    Spec *spec;
+    uint8_t *size;          /* per spec: fixed size, or 0xff variable */
+} Plan;
+
+typedef struct {
+    int32_t ncodes;
+    Plan *plans;
+    int version, address_size, offset_size;
+} Table;
+
+static int form_fixed_size(int form, int version, int asz, int osz)
+{
+    switch (form) {
+    case FORM_data1: case FORM_ref1: case FORM_flag: case FORM_strx1: case FORM_addrx1:
+        return 1;
+    case FORM_data2: case FORM_ref2: case FORM_strx2: case FORM_addrx2: return 2;
+    case FORM_strx3: case FORM_addrx3: return 3;
+    case FORM_data4: case FORM_ref4: case FORM_strx4: case FORM_addrx4: case FORM_ref_sup4:
+        return 4;
+    case FORM_data8: case FORM_ref8: case FORM_ref_sig8: case FORM_ref_sup8: return 8;
+    case FORM_data16: return 16;
+    case FORM_flag_present: case FORM_implicit_const: return 0;
+    case FORM_addr: return asz;
+    case FORM_strp: case FORM_line_strp: case FORM_sec_offset: case FORM_strp_sup:
+        return osz;
+    case FORM_ref_addr: return version <= 2 ? asz : osz;
+    default: return -1;
+    }
+}
+
+static void table_free(PyObject *cap)
+{
+    Table *t = PyCapsule_GetPointer(cap, "cwalk.table");
+    if (!t)
+        return;
+    for (int i = 0; i < t->ncodes; i++) {
+        PyMem_Free(t->plans[i].spec);
+        PyMem_Free(t->plans[i].size);
+    }
+    PyMem_Free(t->plans);
+    PyMem_Free(t);
+}
+
+static long long as_ll(PyObject *o, int *err)
+{
+    long long v = PyLong_AsLongLong(o);
+    if (v == -1 && PyErr_Occurred())
+        *err = 1;
+    return v;
+}
+
+/* Actions per tag (dies.actions_for), asked once per tag. */
+static int8_t tag_act[0x10000][4];
+static uint8_t tag_known[0x10000];
+static PyObject *actions_for;
+
+static int actions(int tag, int32_t out[4])
+{
+    if (tag < 0 || tag >= 0x10000) return -1;
+    if (!tag_known[tag]) {
+        PyObject *r = PyObject_CallFunction(actions_for, "i", tag);
+        if (!r) return -1;
+        int err = 0;
+        for (int k = 0; k < 4; k++)
+            tag_act[tag][k] = (int8_t)as_ll(PyTuple_GetItem(r, k), &err);
+        Py_DECREF(r);
+        if (err) return -1;
+        tag_known[tag] = 1;
+    }
+    for (int k = 0; k < 4; k++) out[k] = tag_act[tag][k];
+    return 0;
+}
+
+static int fallback(const char *why)
+{
+    PyErr_SetString(Fallback, why);
+    return -1;
+}
+
+/* compile_abbrev(section_span, offset, version, address_size, offset_size,
+ *                attr_field (bytes: field+1 per attribute < 0x80, 0 none),
+ *                conv (bytes: [field * 64 + form]), flag_fields (bytes per field),
+ *                actions_for) -> capsule
+ * Anything irregular (bad table, unusual forms or codes) raises Fallback:
+ * walk.py then reads the unit and reports the problem precisely. */
+static PyObject *compile_abbrev(PyObject *self, PyObject *args)
+{
+    PyObject *span, *afo;
+    Py_ssize_t offset;
+    int version, asz, osz;
+    Py_buffer af, cv, ff;
+    if (!PyArg_ParseTuple(args, "Oniiiy*y*y*O", &span, &offset, &version, &asz, &osz,
+                          &af, &cv, &ff, &afo))
+        return NULL;
+    actions_for = afo;   /* borrowed for the call; cached results outlive it */
+    Py_buffer sec;
+    Py_ssize_t start = PyLong_AsSsize_t(PyTuple_GetItem(span, 1));
+    Py_ssize_t size = PyLong_AsSsize_t(PyTuple_GetItem(span, 2));
+    PyObject *result = NULL;
+    Table *t = NULL;
+    int held = 0;
+    if (PyErr_Occurred() || PyObject_GetBuffer(PyTuple_GetItem(span, 0), &sec, PyBUF_SIMPLE) < 0)
+        goto out;
+    held = 1;
+    if (offset < 0 || offset >= size || start + size > sec.len) { fallback("abbrev offset"); goto out; }
+    Cur c = { (const uint8_t *)sec.buf + start, size, offset, 0 };
+    /* pass 1: count codes */
+    Py_ssize_t n = 0;
+    uint64_t maxcode = 0;
+    Cur c1 = c;
+    for (;;) {
+        uint64_t code = uleb(&c1);
+        if (c1.bad) { fallback("abbrev"); goto out; }
+        if (!code) break;
+        if (code > maxcode) maxcode = code;
+        n++;
+        uleb(&c1);
+        if (c1.pos >= c1.end) { fallback("abbrev"); goto out; }
+        c1.pos++;
+        for (;;) {
+            uint64_t at = uleb(&c1), form = uleb(&c1);
+            if (c1.bad) { fallback("abbrev"); goto out; }
+            if (!at && !form) break;
+            if (form == FORM_implicit_const) sleb(&c1);
+        }
+    }
+    if (maxcode > (uint64_t)(4 * n + 64) || maxcode > (1u << 20)) { fallback("sparse codes"); goto out; }
+    t = PyMem_Calloc(1, sizeof(Table));
+    t->ncodes = (int32_t)maxcode + 1;
+    t->plans = PyMem_Calloc(t->ncodes, sizeof(Plan));
+    t->version = version; t->address_size = asz; t->offset_size = osz;
+    for (;;) {
+        uint64_t code = uleb(&c);
+        if (!code) break;
+        Plan *p = &t->plans[code];
+        if (p->defined) { fallback("code defined twice"); goto out; }
+        p->defined = 1;
+        uint64_t tag = uleb(&c);
+        int kids = c.d[c.pos++];
+        if (kids > 1 || tag == 0 || tag >= 0x10000) { fallback("abbrev"); goto out; }
+        p->tag = (int32_t)tag;
+        p->kids = kids;
+        if (actions((int)tag, p->act) < 0) goto out;
+        /* count specs */
+        Cur c2 = c;
+        int32_t ns = 0;
+        for (;;) {
+            uint64_t at = uleb(&c2), form = uleb(&c2);
+            if (!at && !form) break;
+            if (form == FORM_implicit_const) sleb(&c2);
+            ns++;
+        }
+        p->nspec = ns;
+        p->spec = PyMem_Calloc(ns ? ns : 1, sizeof(Spec));
+        p->size = PyMem_Calloc(ns ? ns : 1, 1);
+        p->const_form = -1;
+        p->sib_off = -1;
+        int all_fixed = 1, off = 0;
+        for (int32_t s = 0; s < ns; s++) {
+            uint64_t at = uleb(&c), form = uleb(&c);
+            Spec *q = &p->spec[s];
+            q->at = (int32_t)(at < 0x7fffffff ? at : 0x7fffffff);
+            q->form = (int32_t)form;
+            q->implicit = form == FORM_implicit_const ? sleb(&c) : 0;
+            if (form >= 64 || form == FORM_indirect) { fallback("form"); goto out; }
+            int sz = form_fixed_size((int)form, version, asz, osz);
+            if (sz < 0 && !(form == FORM_udata || form == FORM_ref_udata || form == FORM_strx ||
+                            form == FORM_addrx || form == FORM_loclistx || form == FORM_rnglistx ||
+                            form == FORM_sdata || form == FORM_string || form == FORM_block ||
+                            form == FORM_exprloc || form == FORM_block1 || form == FORM_block2 ||
+                            form == FORM_block4)) {
+                fallback("form"); goto out;
+            }
+            if (form == FORM_ref_sup4 || form == FORM_ref_sup8 || form == FORM_strp_sup) {
+                fallback("supplementary form"); goto out;
+            }
+            if (at == 0x76 || at == 0x2130) { fallback("split DWARF"); goto out; }
+            q->field = at < (uint64_t)af.len ? ((const uint8_t *)af.buf)[at] - 1 : -1;
+            if (q->field >= 0 && ((const uint8_t *)cv.buf)[q->field * 64 + form] == 0xff)
+                q->field = -1;               /* a form of the wrong class: as if absent */
+            if (q->field >= 0) {
+                q->conv = ((const uint8_t *)cv.buf)[q->field * 64 + form];
+                if (q->field == F_CV) p->const_form = (int32_t)form;
+                if (form == FORM_implicit_const && ((const uint8_t *)ff.buf)[q->field])
+                    q->conv = -2;            /* bool(implicit) */
+            }
+            if (at == AT_SIBLING && all_fixed && p->sib_off < 0 &&
+                (form == FORM_ref1 || form == FORM_ref2 || form == FORM_ref4 ||
+                 form == FORM_ref8)) {
+                p->sib_off = off;
+                p->sib_size = sz;
+            }
+            if (form == FORM_strx3 || form == FORM_addrx3 || sz < 0) {
+                all_fixed = 0;
+                p->size[s] = 0xff;
+            } else {
+                off += sz;
+                p->size[s] = (uint8_t)sz;
+            }
+        }
+        uleb(&c); uleb(&c);     /* the 0, 0 closing the list */
+        p->fixed = all_fixed ? off : -1;
+    }
+    result = PyCapsule_New(t, "cwalk.table", table_free);
+    if (result) t = NULL;
+out:
+    if (t) {
+        PyObject *tmp = PyCapsule_New(t, "cwalk.table", table_free);
+        Py_XDECREF(tmp);
+    }
+    if (held) PyBuffer_Release(&sec);
+    PyBuffer_Release(&af);
+    PyBuffer_Release(&cv);
+    PyBuffer_Release(&ff);
+    return result;
+}
+
+/* specs(table, code) -> (tag, has_children, ((attr, form, implicit), ...)),
+ * or None: for reading a unit DIE the general way. */
+static PyObject *specs(PyObject *self, PyObject *args)
+{
+    PyObject *cap;
+    unsigned long long code;
+    if (!PyArg_ParseTuple(args, "OK", &cap, &code))
+        return NULL;
+    Table *t = PyCapsule_GetPointer(cap, "cwalk.table");
+    if (!t) return NULL;
+    if (code >= (unsigned long long)t->ncodes || !t->plans[code].defined) Py_RETURN_NONE;
+    Plan *p = &t->plans[code];
+    PyObject *l = PyTuple_New(p->nspec);
+    for (int i = 0; i < p->nspec; i++) {
+        Spec *q = &p->spec[i];
+        PyObject *imp = q->form == FORM_implicit_const ? PyLong_FromLongLong(q->implicit)
+                                                      : Py_NewRef(Py_None);
+        PyTuple_SET_ITEM(l, i, Py_BuildValue("(iiN)", q->at, q->form, imp));
+    }
+    return Py_BuildValue("(iON)", p->tag, p->kids ? Py_True : Py_False, l);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Records                                                                   */
+
+/* One attribute value of a kept DIE; a DIE's values sit together in the
+ * unit's pool, in the order its abbreviation lists them (a later value for
+ * the same field wins, as in walk.py). */
+typedef struct {
+    uint8_t kind, field;
+    uint32_t len;
+    uint64_t v;
+} Val;
+
+typedef struct {
+    uint64_t off;
+    int32_t tag, parent, first_child, last_child, next_sib;
+    uint32_t vstart, nv;
+} Rec;
+
+typedef struct {
+    const uint8_t *buf;
+    Py_ssize_t size;
+} Span;
+
+typedef struct {
+    PyObject_HEAD
+    Rec *recs;
+    Py_ssize_t n, cap;
+    Val *vals;
+    Py_ssize_t nvals, vcap;
+    PyObject **cache;         /* built tuples */
+    PyObject *strcache;       /* dict: .debug_str offset -> str */
+    PyObject *owner;          /* keeps the buffers alive */
+    Py_buffer data, str, lstr;
+    int has_str, has_lstr;
+    uint64_t uoff;
+    long visited;
+    /* signatures */
+    uint64_t *sig;            /* 2 per record; valid where sigok */
+    uint8_t *sigok;
+    int32_t first_int;
+} UnitObject;
+
+static PyTypeObject UnitType;
+
+
+/* The value of `field` in record r (the last one given), or NULL. */
+static inline const Val *field_of(const Val *vals, const void *rp, int field)
+{
+    const Rec *r = rp;
+    const Val *found = NULL;
+    for (uint32_t i = 0; i < r->nv; i++)
+        if (vals[r->vstart + i].field == field)
+            found = &vals[r->vstart + i];
+    return found;
+}
+
+static Val *new_val(UnitObject *u)
+{
+    if (u->nvals == u->vcap) {
+        Py_ssize_t cap = u->vcap ? u->vcap * 2 : 1024;
+        Val *v = PyMem_Realloc(u->vals, cap * sizeof(Val));
+        if (!v) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        u->vals = v;
+        u->vcap = cap;
+    }
+    return &u->vals[u->nvals++];
+}
+
+static int grow(UnitObject *u)
+{
+    if (u->n < u->cap)
+        return 0;
+    Py_ssize_t cap = u->cap ? u->cap * 2 : 256;
+    Rec *r = PyMem_Realloc(u->recs, cap * sizeof(Rec));
+    if (!r) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    u->recs = r;
+    u->cap = cap;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The walk                                                                  */
+
+typedef struct {
+    Span str, lstr, stroff, addr, loclists, rnglists;
+    uint64_t so_base, addr_base, ll_base, rl_base;
+    int osz, asz;
+    uint64_t uoff;
+    uint64_t str_size, lstr_size;
+    const char *err;
+} Ctx;
+
+static int table_read(const Span *s, uint64_t at, int n, uint64_t *out)
+{
+    if (!s->buf || at > (uint64_t)s->size || (uint64_t)s->size - at < (uint64_t)n)
+        return -1;
+    *out = rd_le(s->buf + at, n);
+    return 0;
+}
+
+/* Read one value into *v per the spec; returns 0, or -1 with ctx->err set. */
+static int read_val(Cur *c, const Spec *q, int size, Ctx *x, Val *v, int keep)
+{
+    int form = q->form;
+    uint64_t raw = 0;
+    v->kind = V_NONE;
+    if (form == FORM_implicit_const || form == FORM_flag_present) {
+        if (!keep) return 0;
+        if (form == FORM_flag_present) { v->kind = V_BOOL; v->v = 1; }
+        else if (q->conv == -2) { v->kind = V_BOOL; v->v = q->implicit != 0; }
+        else { v->kind = V_SINT; v->v = (uint64_t)q->implicit; }
+        return 0;
+    }
+    switch (form) {
+    case FORM_string: {
+        const uint8_t *z = memchr(c->d + c->pos, 0, c->end - c->pos);
+        if (!z) { x->err = "truncated or malformed DIE (unterminated DW_FORM_string)"; return -1; }
+        if (keep) { v->kind = V_CSTR; v->v = c->pos; v->len = (uint32_t)(z - (c->d + c->pos)); }
+        c->pos = z - c->d + 1;
+        return 0;
+    }
+    case FORM_block: case FORM_exprloc: case FORM_block1: case FORM_block2: case FORM_block4: {
+        uint64_t n;
+        if (form == FORM_block || form == FORM_exprloc) {
+            n = uleb(c);
+            if (c->bad) { x->err = "truncated or malformed DIE (block length)"; return -1; }
+        } else {
+            int w = form == FORM_block1 ? 1 : form == FORM_block2 ? 2 : 4;
+            if (c->end - c->pos < w) { x->err = "truncated or malformed DIE (block length)"; return -1; }
+            n = rd_le(c->d + c->pos, w);
+            c->pos += w;
+        }
+        if (n > (uint64_t)(c->end - c->pos)) { x->err = "truncated or malformed DIE (block past the end of the unit)"; return -1; }
+        if (keep) { v->kind = V_BLOCK; v->v = c->pos; v->len = (uint32_t)n; }
+        c->pos += n;
+        return 0;
+    }
+    case FORM_sdata: {
+        int64_t s = sleb(c);
+        if (c->bad) { x->err = "truncated or malformed DIE (sdata)"; return -1; }
+        if (keep) { v->kind = V_SINT; v->v = (uint64_t)s; }
+        return 0;
+    }
+    case FORM_udata: case FORM_ref_udata: case FORM_strx: case FORM_addrx:
+    case FORM_loclistx: case FORM_rnglistx:
+        raw = uleb(c);
+        if (c->bad) { x->err = "truncated or malformed DIE (ULEB128)"; return -1; }
+        break;
+    case FORM_data16:
+        if (c->end - c->pos < 16) { x->err = "truncated or malformed DIE (data16)"; return -1; }
+        if (keep) { v->kind = V_B16; v->v = c->pos; v->len = 16; }
+        c->pos += 16;
+        return 0;
+    default:
+        if (size < 0 || size > 8) { static char m[64]; snprintf(m, sizeof m, "unknown attribute form %#x (size %d)", form, size); x->err = m; return -1; }
+        if (c->end - c->pos < size) { x->err = "truncated or malformed DIE (value past the end of the unit)"; return -1; }
+        raw = rd_le(c->d + c->pos, size);
+        c->pos += size;
+    }
+    if (!keep)
+        return 0;
+    switch (q->conv) {
+    case C_INT: v->kind = V_UINT; v->v = raw; break;
+    case C_STRP: case C_LSTRP: case C_STRX: {
+        uint64_t off = raw;
+        if (q->conv == C_STRX &&
+            table_read(&x->stroff, x->so_base + raw * x->osz, x->osz, &off) < 0) {
+            x->err = "string index outside .debug_str_offsets"; return -1;
+        }
+        /* checked now, so that building the record later cannot fail */
+        const Span *sec = q->conv == C_LSTRP ? &x->lstr : &x->str;
+        if (!sec->buf || off >= (uint64_t)sec->size ||
+            !memchr(sec->buf + off, 0, sec->size - off)) {
+            x->err = q->conv == C_LSTRP ? "string offset outside .debug_line_str or unterminated"
+                                        : "string offset outside .debug_str or unterminated";
+            return -1;
+        }
+        v->kind = q->conv == C_LSTRP ? V_LSTR : V_STR; v->v = off;
+        break;
+    }
+    case C_REF: v->kind = V_REF; v->v = raw + x->uoff; break;
+    case C_BOOL: v->kind = V_BOOL; v->v = raw != 0; break;
+    case C_ADDRX: {
+        uint64_t a;
+        if (table_read(&x->addr, x->addr_base + raw * x->asz, x->asz, &a) < 0) {
+            x->err = "address index outside .debug_addr"; return -1;
+        }
+        v->kind = V_UINT; v->v = a;
+        break;
+    }
+    case C_LOCX: case C_RNGX: {
+        const Span *s = q->conv == C_LOCX ? &x->loclists : &x->rnglists;
+        uint64_t base = q->conv == C_LOCX ? x->ll_base : x->rl_base;
+        uint64_t o;
+        if (table_read(s, base + raw * x->osz, x->osz, &o) < 0) {
+            x->err = q->conv == C_LOCX ? "location list index outside .debug_loclists"
+                                       : "range list index outside .debug_rnglists";
+            return -1;
+        }
+        v->kind = V_UINT; v->v = base + o;
+        break;
+    }
+    case C_SIG: v->kind = V_SIG; v->v = raw; break;
+    case C_DIEREF: v->kind = V_DIEREF; v->v = raw + x->uoff; break;
+    case C_DIEREF_ABS: v->kind = V_DIEREF; v->v = raw; break;
+    default: v->kind = V_UINT; v->v = raw;
+    }
+    return 0;
+}
+
+static int get_span(PyObject *o, Span *s, Py_buffer *keep, int *held)
+{
+    /* o: None or (buffer, start, size) */
+    s->buf = NULL;
+    s->size = 0;
+    if (o == Py_None)
+        return 0;
+    PyObject *b = PyTuple_GetItem(o, 0);
+    if (!b) return -1;
+    Py_ssize_t start = PyLong_AsSsize_t(PyTuple_GetItem(o, 1));
+    Py_ssize_t size = PyLong_AsSsize_t(PyTuple_GetItem(o, 2));
+    if (PyErr_Occurred()) return -1;
+    if (PyObject_GetBuffer(b, keep, PyBUF_SIMPLE) < 0)
+        return -1;
+    *held = 1;
+    if (start < 0 || size < 0 || start + size > keep->len) {
+        PyErr_SetString(PyExc_ValueError, "section span outside its buffer");
+        return -1;
+    }
+    s->buf = (const uint8_t *)keep->buf + start;
+    s->size = size;
+    return 0;
+}
+
+static PyObject *malformed(const char *what, Py_ssize_t dpos)
+{
+    PyObject *v = Py_BuildValue("(sn)", what, dpos);
+    if (v) {
+        PyErr_SetObject(Malformed, v);
+        Py_DECREF(v);
+    }
+    return NULL;
+}
+
+/* walk(data, pos, uoff, table, spans(str, lstr, stroff, addr, loclists, rnglists),
+ *      bases(so, addr, ll, rl), osz, asz) -> Unit */
+static PyObject *walk(PyObject *self, PyObject *args)
+{
+    PyObject *data_o, *table_o, *spans, *bases;
+    Py_ssize_t pos0;
+    unsigned long long uoff;
+    int osz, asz;
+    if (!PyArg_ParseTuple(args, "OnKOOOii", &data_o, &pos0, &uoff, &table_o, &spans, &bases,
+                          &osz, &asz))
+        return NULL;
+    Table *tab = PyCapsule_GetPointer(table_o, "cwalk.table");
+    if (!tab) return NULL;
+    UnitObject *u = PyObject_New(UnitObject, &UnitType);
+    if (!u) return NULL;
+    u->recs = NULL; u->n = u->cap = 0; u->vals = NULL; u->nvals = u->vcap = 0; u->cache = NULL; u->sig = NULL; u->sigok = NULL;
+    u->strcache = PyDict_New();
+    u->owner = NULL; u->has_str = u->has_lstr = 0; u->uoff = uoff; u->visited = 1;
+    u->first_int = -1;
+    memset(&u->data, 0, sizeof(Py_buffer));
+    memset(&u->str, 0, sizeof(Py_buffer));
+    memset(&u->lstr, 0, sizeof(Py_buffer));
+    int held_data = 0;
+    if (PyObject_GetBuffer(data_o, &u->data, PyBUF_SIMPLE) < 0) { Py_DECREF(u); return NULL; }
+    held_data = 1;
+    (void)held_data;
+    Ctx x;
+    memset(&x, 0, sizeof x);
+    Py_buffer tmp[4];
+    int held[4] = {0, 0, 0, 0};
+    Span sstr, slstr;
+    PyObject *result = NULL;
+    if (get_span(PyTuple_GetItem(spans, 0), &sstr, &u->str, &u->has_str) < 0 ||
+        get_span(PyTuple_GetItem(spans, 1), &slstr, &u->lstr, &u->has_lstr) < 0 ||
+        get_span(PyTuple_GetItem(spans, 2), &x.stroff, &tmp[0], &held[0]) < 0 ||
+        get_span(PyTuple_GetItem(spans, 3), &x.addr, &tmp[1], &held[1]) < 0 ||
+        get_span(PyTuple_GetItem(spans, 4), &x.loclists, &tmp[2], &held[2]) < 0 ||
+        get_span(PyTuple_GetItem(spans, 5), &x.rnglists, &tmp[3], &held[3]) < 0)
+        goto out;
+    if (u->has_str) { u->str.buf = (void *)sstr.buf; u->str.len = sstr.size; }
+    if (u->has_lstr) { u->lstr.buf = (void *)slstr.buf; u->lstr.len = slstr.size; }
+    x.str = sstr;
+    x.lstr = slstr;
+    if (!PyArg_ParseTuple(bases, "KKKK", &x.so_base, &x.addr_base, &x.ll_base, &x.rl_base))
+        goto out;
+    x.osz = osz; x.asz = asz; x.uoff = uoff;
+
+    Cur c = { (const uint8_t *)u->data.buf, u->data.len, pos0, 0 };
+    /* stack of (parent, ctx) */
+    Py_ssize_t scap = 64, sn = 0;
+    int64_t *stack = PyMem_Malloc(scap * sizeof(int64_t));
+    int ctx = 0;
+    int32_t parent = -1;
+    long visited = 1;
+    Py_ssize_t dpos = pos0;
+    int ended = 0;
+    while (c.pos < c.end) {
+        dpos = c.pos;
+        uint64_t code = uleb(&c);
+        if (c.bad) { malformed("truncated or malformed DIE (abbreviation code)", dpos); goto fail; }
+        if (code == 0) {
+            if (sn == 0) { ended = 1; break; }
+            int64_t v = stack[--sn];
+            ctx = (int)(v & 3);
+            parent = (int32_t)(v >> 2);
+            continue;
+        }
+        visited++;
+        if (code >= (uint64_t)tab->ncodes || !tab->plans[code].defined) {
+            PyErr_SetObject(Malformed, Py_BuildValue("(sn)", "undefined abbreviation code", dpos));
+            goto fail;
+        }
+        Plan *p = &tab->plans[code];
+        int act = p->act[ctx];
+        if (act < 4) {
+            if (grow(u) < 0) goto fail;
+            Rec *r = &u->recs[u->n];
+            r->off = uoff + dpos;
+            r->tag = p->tag;
+            r->parent = parent;
+            r->first_child = r->last_child = r->next_sib = -1;
+            r->vstart = (uint32_t)u->nvals;
+            if (p->const_form >= 0) {
+                Val *cf = new_val(u);
+                if (!cf) goto fail;
+                cf->kind = V_UINT; cf->field = F_CF; cf->len = 0; cf->v = (uint64_t)p->const_form;
+            }
+            for (int s = 0; s < p->nspec; s++) {
+                const Spec *q = &p->spec[s];
+                int sz = p->size[s] == 0xff ? -1 : p->size[s];
+                if (q->form == FORM_strx3 || q->form == FORM_addrx3) sz = 3;
+                if (q->field < 0) {
+                    if (sz >= 0) {
+                        if (c.end - c.pos < sz) { malformed("truncated or malformed DIE (value past the end of the unit)", dpos); goto fail; }
+                        c.pos += sz;
+                        continue;
+                    }
+                    Val dummy;
+                    if (read_val(&c, q, sz, &x, &dummy, 0) < 0) { malformed(x.err, dpos); goto fail; }
+                    continue;
+                }
+                Val *nv = new_val(u);
+                if (!nv) goto fail;
+                r = &u->recs[u->n];
+                if (read_val(&c, q, sz, &x, nv, 1) < 0) { malformed(x.err, dpos); goto fail; }
+                nv->field = (uint8_t)q->field;
+            }
+            r->nv = (uint32_t)(u->nvals - r->vstart);
+            int32_t idx = (int32_t)u->n;
+            u->n++;
+            if (parent >= 0) {
+                Rec *pr = &u->recs[parent];
+                if (pr->last_child < 0) pr->first_child = idx;
+                else u->recs[pr->last_child].next_sib = idx;
+                pr->last_child = idx;
+            }
+            const Val *nv;
+            if (r->tag == 0x24 && u->first_int < 0 && (nv = field_of(u->vals, r, F_NAME))) {
+                /* remembered for the encoder: a unit's first `int` */
+                const uint8_t *s = NULL; Py_ssize_t len = 0;
+                if (nv->kind == V_CSTR) { s = c.d + nv->v; len = nv->len; }
+                else if (nv->kind == V_STR && u->has_str && nv->v < (uint64_t)u->str.len) {
+                    s = (const uint8_t *)u->str.buf + nv->v;
+                    const uint8_t *z = memchr(s, 0, u->str.len - nv->v);
+                    len = z ? z - s : -1;
+                }
+                if (s && len == 3 && memcmp(s, "int", 3) == 0) u->first_int = idx;
+            }
+            if (p->kids) {
+                if (sn == scap) { scap *= 2; stack = PyMem_Realloc(stack, scap * sizeof(int64_t)); }
+                stack[sn++] = ((int64_t)parent << 2) | ctx;
+                ctx = act;
+                parent = idx;
+            }
+            continue;
+        }
+        if (act >= JUMP) {
+            if (act != JUMP) { PyErr_SetObject(Malformed, Py_BuildValue("(sn)", "undefined abbreviation code", dpos)); goto fail; }
+            if (p->kids && p->sib_off >= 0) {
+                if (c.end - c.pos < p->sib_off + p->sib_size) { malformed("truncated or malformed DIE (sibling)", dpos); goto fail; }
+                uint64_t sib = rd_le(c.d + c.pos + p->sib_off, p->sib_size);
+                if (sib <= (uint64_t)dpos || sib > (uint64_t)c.end) {
+                    char msg[160];
+                    snprintf(msg, sizeof msg, "DW_AT_sibling %#llx of the DIE at %#llx points outside its parent",
+                             (unsigned long long)sib, (unsigned long long)(uoff + dpos));
+                    PyErr_SetObject(Malformed, Py_BuildValue("(sn)", msg, dpos));
+                    goto fail;
+                }
+                c.pos = sib;
+                continue;
+            }
+        }
+        if (p->fixed >= 0) {
+            c.pos += p->fixed;
+        } else {
+            for (int s = 0; s < p->nspec; s++) {
+                const Spec *q = &p->spec[s];
+                int sz = p->size[s] == 0xff ? -1 : p->size[s];
+                if (q->form == FORM_strx3 || q->form == FORM_addrx3) sz = 3;
+                if (sz >= 0) { c.pos += sz; continue; }
+                Val dummy;
+                if (read_val(&c, q, sz, &x, &dummy, 0) < 0) { malformed(x.err, dpos); goto fail; }
+            }
+        }
+        if (c.pos > c.end) { malformed("truncated or malformed DIE (attributes past the end of the unit)", dpos); goto fail; }
+        if (p->kids) {
+            if (sn == scap) { scap *= 2; stack = PyMem_Realloc(stack, scap * sizeof(int64_t)); }
+            stack[sn++] = ((int64_t)parent << 2) | ctx;
+            ctx = act < JUMP ? act - 4 : CTX_SKIP;
+        }
+    }
+    if (!ended) {
+        malformed("truncated or malformed DIE (the unit ends before its DIE tree does)", dpos);
+        goto fail;
+    }
+    PyMem_Free(stack);
+    u->visited = visited;
+    u->cache = PyMem_Calloc(u->n ? u->n : 1, sizeof(PyObject *));
+    u->owner = Py_NewRef(data_o);
+    result = (PyObject *)u;
+    u = NULL;
+    goto out;
+fail:
+    PyMem_Free(stack);
+out:
+    for (int i = 0; i < 4; i++)
+        if (held[i]) PyBuffer_Release(&tmp[i]);
+    Py_XDECREF(u);
+    return result;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Records as tuples                                                         */
+
+static PyObject *str_at(UnitObject *u, Py_buffer *sec, int have, uint64_t off, int cache)
+{
+    PyObject *key = NULL;
+    if (cache) {
+        key = PyLong_FromUnsignedLongLong(off);
+        PyObject *got = PyDict_GetItem(u->strcache, key);
+        if (got) { Py_DECREF(key); return Py_NewRef(got); }
+    }
+    if (!have || off >= (uint64_t)sec->len) {
+        Py_XDECREF(key);
+        PyErr_Format(Malformed, "string offset %#llx outside its section", (unsigned long long)off);
+        return NULL;
+    }
+    const char *s = (const char *)sec->buf + off;
+    const char *z = memchr(s, 0, sec->len - off);
+    if (!z) {
+        Py_XDECREF(key);
+        PyErr_Format(Malformed, "unterminated string at offset %#llx", (unsigned long long)off);
+        return NULL;
+    }
+    PyObject *str = PyUnicode_DecodeUTF8(s, z - s, "replace");
+    if (str && key)
+        PyDict_SetItem(u->strcache, key, str);
+    Py_XDECREF(key);
+    return str;
+}
+
+static PyObject *val_obj(UnitObject *u, const Val *v)
+{
+    const char *d = (const char *)u->data.buf;
+    switch (v->kind) {
+    case V_NONE: Py_RETURN_NONE;
+    case V_UINT: return PyLong_FromUnsignedLongLong(v->v);
+    case V_SINT: return PyLong_FromLongLong((int64_t)v->v);
+    case V_BOOL: return PyBool_FromLong(v->v != 0);
+    case V_REF: return PyLong_FromUnsignedLongLong(v->v);
+    case V_DIEREF: return PyObject_CallFunction(DieRefType, "K", (unsigned long long)v->v);
+    case V_SIG: return PyObject_CallFunction(TypeSigType, "K", (unsigned long long)v->v);
+    case V_STR: return str_at(u, &u->str, u->has_str, v->v, 1);
+    case V_LSTR: return str_at(u, &u->lstr, u->has_lstr, v->v, 0);
+    case V_CSTR: return PyUnicode_DecodeUTF8(d + v->v, v->len, "replace");
+    case V_BLOCK: case V_B16: return PyBytes_FromStringAndSize(d + v->v, v->len);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *record(UnitObject *u, Py_ssize_t i)
+{
+    if (u->cache[i])
+        return Py_NewRef(u->cache[i]);
+    Rec *r = &u->recs[i];
+    PyObject *t = PyTuple_New(NF);
+    if (!t) return NULL;
+    PyTuple_SET_ITEM(t, F_OFFSET, PyLong_FromUnsignedLongLong(r->off));
+    PyTuple_SET_ITEM(t, F_TAG, PyLong_FromLong(r->tag));
+    PyTuple_SET_ITEM(t, F_PARENT, PyLong_FromLong(r->parent));
+    const Val *at[NF] = {0};
+    for (uint32_t j = 0; j < r->nv; j++)
+        at[u->vals[r->vstart + j].field] = &u->vals[r->vstart + j];
+    for (int k = F_NAME; k < NF; k++) {
+        PyObject *o = at[k] ? val_obj(u, at[k]) : Py_NewRef(Py_None);
+        if (!o) { Py_DECREF(t); return NULL; }
+        PyTuple_SET_ITEM(t, k, o);
+    }
+    u->cache[i] = Py_NewRef(t);
+    return t;
+}
+
+static Py_ssize_t unit_len(PyObject *self) { return ((UnitObject *)self)->n; }
+
+static PyObject *unit_item(PyObject *self, Py_ssize_t i)
+{
+    UnitObject *u = (UnitObject *)self;
+    if (i < 0 || i >= u->n) {
+        PyErr_SetString(PyExc_IndexError, "record index out of range");
+        return NULL;
+    }
+    return record(u, i);
+}
+
+static Py_ssize_t find(UnitObject *u, uint64_t off)
+{
+    Py_ssize_t lo = 0, hi = u->n;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (u->recs[mid].off < off) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < u->n && u->recs[lo].off == off ? lo : -1;
+}
+
+/* get(offset, default=None): the record index of the DIE at `offset` (a dict's get) */
+static PyObject *unit_get(PyObject *self, PyObject *args)
+{
+    PyObject *key, *dflt = Py_None;
+    if (!PyArg_ParseTuple(args, "O|O", &key, &dflt))
+        return NULL;
+    if (key == Py_None || !PyLong_Check(key))
+        return Py_NewRef(dflt);
+    unsigned long long off = PyLong_AsUnsignedLongLong(key);
+    if (PyErr_Occurred()) { PyErr_Clear(); return Py_NewRef(dflt); }
+    Py_ssize_t i = find((UnitObject *)self, off);
+    return i < 0 ? Py_NewRef(dflt) : PyLong_FromSsize_t(i);
+}
+
+/* children(i): record indexes of the kept children of record i */
+static PyObject *unit_children(PyObject *self, PyObject *arg)
+{
+    UnitObject *u = (UnitObject *)self;
+    Py_ssize_t i = PyLong_AsSsize_t(arg);
+    if (i == -1 && PyErr_Occurred()) return NULL;
+    PyObject *l = PyList_New(0);
+    if (i < 0 || i >= u->n || !l) return l;
+    for (int32_t c = u->recs[i].first_child; c >= 0; c = u->recs[c].next_sib) {
+        PyObject *o = PyLong_FromLong(c);
+        PyList_Append(l, o);
+        Py_DECREF(o);
+    }
+    return l;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Signatures                                                                */
+
+#define M1 0x9e3779b97f4a7c15ULL
+#define M2 0xc2b2ae3d27d4eb4fULL
+
+typedef struct { uint64_t a, b; } H;
+
+static inline uint64_t fmix(uint64_t k)
+{
+    k ^= k >> 33; k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33; k *= 0xc4ceb9fe1a85ec53ULL;
+    k ^= k >> 33;
+    return k;
+}
+
+static inline void hw(H *h, uint64_t w)
+{
+    h->a = fmix(h->a ^ (w * M1)) + 0x632be59bd9b4e019ULL;
+    h->b = fmix((h->b + w) * M2 ^ (h->b >> 29)) ^ 0x8cb92ba72f3d8dd7ULL;
+}
+
+static void hbytes(H *h, const uint8_t *p, Py_ssize_t n)
+{
+    hw(h, (uint64_t)n);
+    while (n >= 8) { hw(h, rd_le(p, 8)); p += 8; n -= 8; }
+    if (n) hw(h, rd_le(p, (int)n) | ((uint64_t)n << 60));
+}
+
+static int is_type_tag(int32_t tag)
+{
+    switch (tag) {
+    case 0x01: case 0x02: case 0x04: case 0x0f: case 0x10: case 0x12: case 0x13:
+    case 0x15: case 0x16: case 0x17: case 0x1f: case 0x20: case 0x24:
+    case 0x26: case 0x27: case 0x29: case 0x2d: case 0x35: case 0x37: case 0x38:
+    case 0x3b: case 0x40: case 0x42: case 0x43: case 0x44: case 0x46:
+    case 0x47: case 0x4b:
+        return 1;
+    }
+    return 0;
+}
+
+/* Hash one field value's content (not its encoding); references are edges. */
+static int hval(UnitObject *u, H *h, int k, const Val *v)
+{
+    hw(h, ((uint64_t)k << 8) | v->kind);
+    switch (v->kind) {
+    case V_STR: case V_LSTR: {
+        Py_buffer *sec = v->kind == V_STR ? &u->str : &u->lstr;
+        int have = v->kind == V_STR ? u->has_str : u->has_lstr;
+        if (!have || v->v >= (uint64_t)sec->len) return -1;
+        const uint8_t *s = (const uint8_t *)sec->buf + v->v;
+        const uint8_t *z = memchr(s, 0, sec->len - v->v);
+        if (!z) return -1;
+        hbytes(h, s, z - s);
+        return 0;
+    }
+    case V_CSTR: case V_BLOCK: case V_B16:
+        hbytes(h, (const uint8_t *)u->data.buf + v->v, v->len);
+        return 0;
+    default:
+        hw(h, v->v);
+        return 0;
+    }
+}
+
+typedef struct {
+    int32_t *node_of;     /* record -> type node index or -1 */
+    int32_t *rec_of;      /* node -> record */
+    int32_t nn;
+    H *h0;                /* content */
+    uint8_t *bad;         /* cannot be signed */
+    int32_t *estart, *edge; /* CSR edges: targets as node indexes */
+    int32_t ne;
+} G;
+
+/* The content hash of record `rec`'s subtree (a type node), and its edges
+ * (the type nodes its subtree refers to, in preorder). */
+static int node_content(UnitObject *u, G *g, int32_t rec, int32_t **edges, int32_t *ne,
+                        int32_t *ecap, int32_t **stp, Py_ssize_t *stcap)
+{
+    int32_t node = g->node_of[rec];
+    H h = { 0x243f6a8885a308d3ULL, 0x13198a2e03707344ULL };
+    Py_ssize_t sp = 0;
+    (*stp)[sp++] = rec;
+    while (sp) {
+        int32_t i = (*stp)[--sp];
+        Rec *r = &u->recs[i];
+        hw(&h, 0xd1e00000ULL | (uint64_t)r->tag);
+        hw(&h, (uint64_t)(i == rec ? 0 : 1));
+        for (uint32_t j = 0; j < r->nv; j++) {
+            const Val *v = &u->vals[r->vstart + j];
+            int k = v->field;
+            if (v->kind == V_NONE) continue;
+            if (v->kind == V_REF || v->kind == V_DIEREF || v->kind == V_SIG) {
+                if (v->kind != V_REF || k != F_TYPE) { g->bad[node] = 1; continue; }
+                Py_ssize_t t = find(u, v->v);
+                if (t < 0 || g->node_of[t] < 0) { g->bad[node] = 1; continue; }
+                hw(&h, 0xed6e0000ULL | (uint64_t)k);
+                if (*ne == *ecap) {
+                    int32_t *e2 = PyMem_Realloc(*edges, 2 * (size_t)*ecap * sizeof(int32_t));
+                    if (!e2) { PyErr_NoMemory(); return -1; }
+                    *edges = e2;
+                    *ecap *= 2;
+                }
+                (*edges)[(*ne)++] = g->node_of[t];
+                continue;
+            }
+            if (k == F_LOWPC || k == F_LOC) { g->bad[node] = 1; continue; }
+            if (hval(u, &h, k, v) < 0) g->bad[node] = 1;
+        }
+        /* children: pushed in reverse so that they pop in order */
+        int32_t cnt = 0;
+        for (int32_t c = r->first_child; c >= 0; c = u->recs[c].next_sib) cnt++;
+        hw(&h, 0xc0de0000ULL | (uint64_t)cnt);
+        if (sp + cnt > *stcap) {
+            Py_ssize_t cap = (sp + cnt) * 2;
+            int32_t *s2 = PyMem_Realloc(*stp, cap * sizeof(int32_t));
+            if (!s2) { PyErr_NoMemory(); return -1; }
+            *stp = s2;
+            *stcap = cap;
+        }
+        Py_ssize_t j = sp + cnt;
+        for (int32_t c = r->first_child; c >= 0; c = u->recs[c].next_sib) (*stp)[--j] = c;
+        sp += cnt;
+    }
+    g->h0[node] = h;
+    return 0;
+}
+
+static int cmp_h(const void *x, const void *y)
+{
+    const H *a = x, *b = y;
+    if (a->a != b->a) return a->a < b->a ? -1 : 1;
+    if (a->b != b->b) return a->b < b->b ? -1 : 1;
+    return 0;
+}
+
+static Py_ssize_t distinct(H *tmp, H *src, int32_t *members, int32_t k)
+{
+    for (int32_t i = 0; i < k; i++) tmp[i] = src[members[i]];
+    qsort(tmp, k, sizeof(H), cmp_h);
+    Py_ssize_t d = k ? 1 : 0;
+    for (int32_t i = 1; i < k; i++)
+        if (cmp_h(&tmp[i], &tmp[i - 1])) d++;
+    return d;
+}
+
+/* Signatures of every type node (Tarjan's SCCs, sinks first). */
+static int sign(UnitObject *u, uint64_t seed)
+{
+    Py_ssize_t n = u->n;
+    G g;
+    memset(&g, 0, sizeof g);
+    g.node_of = PyMem_Malloc((n ? n : 1) * sizeof(int32_t));
+    g.rec_of = PyMem_Malloc((n ? n : 1) * sizeof(int32_t));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (is_type_tag(u->recs[i].tag)) { g.node_of[i] = g.nn; g.rec_of[g.nn++] = (int32_t)i; }
+        else g.node_of[i] = -1;
+    }
+    int32_t nn = g.nn;
+    g.h0 = PyMem_Calloc(nn ? nn : 1, sizeof(H));
+    g.bad = PyMem_Calloc(nn ? nn : 1, 1);
+    g.estart = PyMem_Malloc((nn + 1) * sizeof(int32_t));
+    int32_t ecap = 1024, ne = 0;
+    int32_t *edges = PyMem_Malloc(ecap * sizeof(int32_t));
+    Py_ssize_t stcap = 256;
+    int32_t *stbuf = PyMem_Malloc(stcap * sizeof(int32_t));
+    for (int32_t v = 0; v < nn; v++) {
+        g.estart[v] = ne;
+        if (node_content(u, &g, g.rec_of[v], &edges, &ne, &ecap, &stbuf, &stcap) < 0) {
+            PyMem_Free(stbuf);
+            return -1;   /* leaks the scratch arrays: only on out-of-memory */
+        }
+    }
+    PyMem_Free(stbuf);
+    g.estart[nn] = ne;
+    g.edge = edges;
+
+    H *sig = PyMem_Calloc(nn ? nn : 1, sizeof(H));
+    uint8_t *ok = PyMem_Calloc(nn ? nn : 1, 1);
+    /* Tarjan, iterative */
+    int32_t *index = PyMem_Malloc((nn ? nn : 1) * sizeof(int32_t));
+    int32_t *low = PyMem_Malloc((nn ? nn : 1) * sizeof(int32_t));
+    int32_t *stk = PyMem_Malloc((nn ? nn : 1) * sizeof(int32_t));
+    uint8_t *on = PyMem_Calloc(nn ? nn : 1, 1);
+    int32_t *cs_v = PyMem_Malloc((nn ? nn : 1) * sizeof(int32_t));
+    int32_t *cs_e = PyMem_Malloc((nn ? nn : 1) * sizeof(int32_t));
+    int32_t *scc_of = PyMem_Malloc((nn ? nn : 1) * sizeof(int32_t));
+    H *col = PyMem_Calloc(nn ? nn : 1, sizeof(H));
+    H *col2 = PyMem_Calloc(nn ? nn : 1, sizeof(H));
+    H *tmp = PyMem_Calloc(nn ? nn : 1, sizeof(H));
+    for (int32_t v = 0; v < nn; v++) { index[v] = -1; scc_of[v] = -1; }
+    int32_t counter = 0, sn = 0, nscc = 0;
+    for (int32_t root = 0; root < nn; root++) {
+        if (index[root] >= 0) continue;
+        int32_t csn = 0;
+        cs_v[csn] = root; cs_e[csn] = g.estart[root]; csn++;
+        index[root] = low[root] = counter++;
+        stk[sn++] = root; on[root] = 1;
+        while (csn) {
+            int32_t v = cs_v[csn - 1];
+            if (cs_e[csn - 1] < g.estart[v + 1]) {
+                int32_t w = g.edge[cs_e[csn - 1]++];
+                if (index[w] < 0) {
+                    index[w] = low[w] = counter++;
+                    stk[sn++] = w; on[w] = 1;
+                    cs_v[csn] = w; cs_e[csn] = g.estart[w]; csn++;
+                } else if (on[w] && index[w] < low[v]) {
+                    low[v] = index[w];
+                }
+                continue;
+            }
+            csn--;
+            if (csn) {
+                int32_t p = cs_v[csn - 1];
+                if (low[v] < low[p]) low[p] = low[v];
+            }
+            if (low[v] != index[v]) continue;
+            /* pop the component: stk[k..sn) */
+            int32_t k = sn;
+            do { k--; } while (stk[k] != v);
+            int32_t *mem = &stk[k];
+            int32_t m = sn - k;
+            int scc = nscc++;
+            int bad = 0, self_loop = 0;
+            for (int32_t i = 0; i < m; i++) { on[mem[i]] = 0; scc_of[mem[i]] = scc; }
+            for (int32_t i = 0; i < m && !bad; i++) {
+                int32_t x = mem[i];
+                if (g.bad[x]) bad = 1;
+                for (int32_t e = g.estart[x]; e < g.estart[x + 1]; e++) {
+                    int32_t w = g.edge[e];
+                    if (scc_of[w] != scc && !ok[w]) bad = 1;
+                    if (w == x) self_loop = 1;
+                }
+            }
+            if (!bad) {
+                /* colour 0: content and the signatures of what lies outside */
+                for (int32_t i = 0; i < m; i++) {
+                    int32_t x = mem[i];
+                    H h = g.h0[x];
+                    hw(&h, seed);
+                    for (int32_t e = g.estart[x]; e < g.estart[x + 1]; e++) {
+                        int32_t w = g.edge[e];
+                        if (scc_of[w] == scc) hw(&h, 0x5cc5cc5cULL);
+                        else { hw(&h, sig[w].a); hw(&h, sig[w].b); }
+                    }
+                    col[x] = h;
+                }
+                if (m == 1 && !self_loop) {
+                    sig[mem[0]] = col[mem[0]];
+                } else {
+                    Py_ssize_t before = distinct(tmp, col, mem, m);
+                    int rounds = 0;
+                    for (;;) {
+                        for (int32_t i = 0; i < m; i++) {
+                            int32_t x = mem[i];
+                            H h = col[x];
+                            for (int32_t e = g.estart[x]; e < g.estart[x + 1]; e++) {
+                                int32_t w = g.edge[e];
+                                if (scc_of[w] == scc) { hw(&h, col[w].a); hw(&h, col[w].b); }
+                            }
+                            col2[x] = h;
+                        }
+                        for (int32_t i = 0; i < m; i++) col[mem[i]] = col2[mem[i]];
+                        rounds++;
+                        Py_ssize_t after = distinct(tmp, col, mem, m);
+                        if (after == before) break;
+                        before = after;
+                    }
+                    /* the component: its sorted colours */
+                    distinct(tmp, col, mem, m);
+                    H sh = { 0x452821e638d01377ULL, 0xbe5466cf34e90c6cULL };
+                    hw(&sh, (uint64_t)m);
+                    hw(&sh, (uint64_t)rounds);
+                    for (int32_t i = 0; i < m; i++) { hw(&sh, tmp[i].a); hw(&sh, tmp[i].b); }
+                    for (int32_t i = 0; i < m; i++) {
+                        H h = sh;
+                        hw(&h, col[mem[i]].a);
+                        hw(&h, col[mem[i]].b);
+                        sig[mem[i]] = h;
+                    }
+                }
+                for (int32_t i = 0; i < m; i++) ok[mem[i]] = 1;
+            }
+            sn = k;
+        }
+    }
+    u->sig = PyMem_Calloc((n ? n : 1) * 2, sizeof(uint64_t));
+    u->sigok = PyMem_Calloc(n ? n : 1, 1);
+    for (int32_t v = 0; v < nn; v++) {
+        int32_t r = g.rec_of[v];
+        if (ok[v]) {
+            u->sig[2 * r] = sig[v].a;
+            u->sig[2 * r + 1] = sig[v].b;
+            u->sigok[r] = 1;
+        }
+    }
+    PyMem_Free(g.node_of); PyMem_Free(g.rec_of); PyMem_Free(g.h0); PyMem_Free(g.bad);
+    PyMem_Free(g.estart); PyMem_Free(edges); PyMem_Free(sig); PyMem_Free(ok);
+    PyMem_Free(index); PyMem_Free(low); PyMem_Free(stk); PyMem_Free(on);
+    PyMem_Free(cs_v); PyMem_Free(cs_e); PyMem_Free(scc_of); PyMem_Free(col);
+    PyMem_Free(col2); PyMem_Free(tmp);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* A set of 128-bit signatures                                               */
+
+typedef struct {
+    PyObject_HEAD
+    uint64_t *k;     /* 2 per slot; (0,0) empty */
+    Py_ssize_t cap, n;
+} SigSetObject;
+
+static PyTypeObject SigSetType;
+
+static int sigset_add(SigSetObject *s, uint64_t a, uint64_t b)
+{
+    if (!a && !b) a = 1;
+    if ((s->n + 1) * 2 > s->cap) {
+        Py_ssize_t cap = s->cap ? s->cap * 2 : 1024;
+        uint64_t *k = PyMem_Calloc(cap * 2, sizeof(uint64_t));
+        if (!k) { PyErr_NoMemory(); return -1; }
+        for (Py_ssize_t i = 0; i < s->cap; i++) {
+            uint64_t x = s->k[2 * i], y = s->k[2 * i + 1];
+            if (!x && !y) continue;
+            Py_ssize_t j = (Py_ssize_t)(x & (cap - 1));
+            while (k[2 * j] || k[2 * j + 1]) j = (j + 1) & (cap - 1);
+            k[2 * j] = x; k[2 * j + 1] = y;
+        }
+        PyMem_Free(s->k);
+        s->k = k;
+        s->cap = cap;
+    }
+    Py_ssize_t j = (Py_ssize_t)(a & (s->cap - 1));
+    while (s->k[2 * j] || s->k[2 * j + 1]) {
+        if (s->k[2 * j] == a && s->k[2 * j + 1] == b) return 0;
+        j = (j + 1) & (s->cap - 1);
+    }
+    s->k[2 * j] = a; s->k[2 * j + 1] = b;
+    s->n++;
+    return 1;
+}
+
+static int sigset_has(SigSetObject *s, uint64_t a, uint64_t b)
+{
+    if (!a && !b) a = 1;
+    if (!s->cap) return 0;
+    Py_ssize_t j = (Py_ssize_t)(a & (s->cap - 1));
+    while (s->k[2 * j] || s->k[2 * j + 1]) {
+        if (s->k[2 * j] == a && s->k[2 * j + 1] == b) return 1;
+        j = (j + 1) & (s->cap - 1);
+    }
+    return 0;
+}
+
+static PyObject *sigset_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    SigSetObject *s = (SigSetObject *)type->tp_alloc(type, 0);
+    if (s) { s->k = NULL; s->cap = s->n = 0; }
+    return (PyObject *)s;
+}
+
+static void sigset_dealloc(PyObject *self)
+{
+    PyMem_Free(((SigSetObject *)self)->k);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static Py_ssize_t sigset_len(PyObject *self) { return ((SigSetObject *)self)->n; }
+
+static PySequenceMethods sigset_seq = { .sq_length = sigset_len };
+
+static PyTypeObject SigSetType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "encoder.dwarf._cwalk.SigSet",
+    .tp_basicsize = sizeof(SigSetObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Signatures already handed out (classify adds the new ones).",
+    .tp_new = sigset_new,
+    .tp_dealloc = sigset_dealloc,
+    .tp_as_sequence = &sigset_seq,
+};
+
+static const int32_t SUBPROGRAM = 0x2e;
+
+/* classify(seen, seed) -> todo: record indexes the encoder must read: every
+ * type DIE whose signature `seen` lacks (then added), the non-type DIEs under
+ * those, and everything outside types except subprogram declarations. */
+static PyObject *unit_classify(PyObject *self, PyObject *args)
+{
+    UnitObject *u = (UnitObject *)self;
+    SigSetObject *seen;
+    unsigned long long seed;
+    if (!PyArg_ParseTuple(args, "O!K", &SigSetType, &seen, &seed))
+        return NULL;
+    if (!u->sig && sign(u, seed) < 0)
+        return NULL;
+    Py_ssize_t n = u->n;
+    /* state per record: 1 in todo, 0 not */
+    uint8_t *in = PyMem_Calloc(n ? n : 1, 1);
+    PyObject *todo = PyList_New(0);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Rec *r = &u->recs[i];
+        int keep;
+        if (is_type_tag(r->tag)) {
+            if (u->sigok[i]) {
+                keep = !sigset_has(seen, u->sig[2 * i], u->sig[2 * i + 1]);
+            } else {
+                keep = 1;
+            }
+        } else if (r->parent < 0) {
+            const Val *decl = r->tag == SUBPROGRAM ? field_of(u->vals, r, F_DECL) : NULL;
+            keep = !(decl && decl->kind == V_BOOL && decl->v);
+        } else {
+            keep = in[r->parent];
+        }
+        in[i] = (uint8_t)keep;
+        if (keep) {
+            PyObject *o = PyLong_FromSsize_t(i);
+            PyList_Append(todo, o);
+            Py_DECREF(o);
+        }
+    }
+    /* only now: a type described twice in this unit is converted twice
+     * (dedup merges them), never referred to before it is known */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (in[i] && u->sigok[i] &&
+            sigset_add(seen, u->sig[2 * i], u->sig[2 * i + 1]) < 0) {
+            PyMem_Free(in);
+            Py_DECREF(todo);
+            return NULL;
+        }
+    }
+    PyMem_Free(in);
+    return todo;
+}
+
+/* sig(i) -> 16 bytes, or None for a DIE without a signature */
+static PyObject *unit_sig(PyObject *self, PyObject *arg)
+{
+    UnitObject *u = (UnitObject *)self;
+    Py_ssize_t i = PyLong_AsSsize_t(arg);
+    if (i == -1 && PyErr_Occurred()) return NULL;
+    if (!u->sig || i < 0 || i >= u->n || !u->sigok[i]) Py_RETURN_NONE;
+    uint64_t k[2] = { u->sig[2 * i], u->sig[2 * i + 1] };
+    return PyBytes_FromStringAndSize((const char *)k, 16);
+}
+
+static PyObject *unit_visited(PyObject *self, void *c)
+{
+    return PyLong_FromLong(((UnitObject *)self)->visited);
+}
+
+static PyObject *unit_first_int(PyObject *self, void *c)
+{
+    return PyLong_FromLong(((UnitObject *)self)->first_int);
+}
+
+static void unit_dealloc(PyObject *self)
+{
+    UnitObject *u = (UnitObject *)self;
+    if (u->cache) {
+        for (Py_ssize_t i = 0; i < u->n; i++) Py_XDECREF(u->cache[i]);
+        PyMem_Free(u->cache);
+    }
+    PyMem_Free(u->recs);
+    PyMem_Free(u->vals);
+    PyMem_Free(u->sig);
+    PyMem_Free(u->sigok);
+    if (u->data.obj) PyBuffer_Release(&u->data);
+    if (u->has_str) PyBuffer_Release(&u->str);
+    if (u->has_lstr) PyBuffer_Release(&u->lstr);
+    Py_XDECREF(u->strcache);
+    Py_XDECREF(u->owner);
+    PyObject_Free(self);
+}
+
+static PySequenceMethods unit_seq = { .sq_length = unit_len, .sq_item = unit_item };
+
+static PyMethodDef unit_methods[] = {
+    {"get", unit_get, METH_VARARGS, "get(offset, default=None): record index of a DIE offset"},
+    {"children", unit_children, METH_O, "children(i): kept children of record i"},
+    {"classify", unit_classify, METH_VARARGS, "classify(seen, seed) -> record indexes to read"},
+    {"sig", unit_sig, METH_O, "sig(i): the type signature of record i, or None"},
+    {NULL}
+};
+
+static PyGetSetDef unit_getset[] = {
+    {"visited", unit_visited, NULL, "DIEs read, kept or not", NULL},
+    {"first_int", unit_first_int, NULL, "record index of the first base type `int`, -1", NULL},
+    {NULL}
+};
+
+static PyTypeObject UnitType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "encoder.dwarf._cwalk.Unit",
+    .tp_basicsize = sizeof(UnitObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One unit's kept DIEs (dies.py records, built on demand).",
+    .tp_dealloc = unit_dealloc,
+    .tp_as_sequence = &unit_seq,
+    .tp_methods = unit_methods,
+    .tp_getset = unit_getset,
+};
+
+static PyMethodDef methods[] = {
+    {"compile_abbrev", compile_abbrev, METH_VARARGS, "compile one .debug_abbrev table"},
+    {"specs", specs, METH_VARARGS, "specs(table, code): one abbreviation, the plain way"},
+    {"walk", walk, METH_VARARGS, "walk one unit's DIE tree"},
+    {NULL}
+};
+
+static struct PyModuleDef moddef = {
+    PyModuleDef_HEAD_INIT, "_cwalk", "Compiled twin of encoder.dwarf.walk.", -1, methods
+};
+
+PyMODINIT_FUNC PyInit__cwalk(void)
+{
+    if (PyType_Ready(&UnitType) < 0 || PyType_Ready(&SigSetType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&moddef);
+    if (!m) return NULL;
+    Malformed = PyErr_NewException("encoder.dwarf._cwalk.Malformed", PyExc_ValueError, NULL);
+    Fallback = PyErr_NewException("encoder.dwarf._cwalk.Fallback", PyExc_Exception, NULL);
+    PyModule_AddObject(m, "Malformed", Py_NewRef(Malformed));
+    PyModule_AddObject(m, "Fallback", Py_NewRef(Fallback));
+    PyModule_AddObject(m, "Unit", Py_NewRef((PyObject *)&UnitType));
+    PyModule_AddObject(m, "SigSet", Py_NewRef((PyObject *)&SigSetType));
+    PyObject *dies = PyImport_ImportModule("encoder.dwarf.dies");
+    if (!dies) return NULL;
+    DieRefType = PyObject_GetAttrString(dies, "DieRef");
+    TypeSigType = PyObject_GetAttrString(dies, "TypeSig");
+    Py_DECREF(dies);
+    if (!DieRefType || !TypeSigType) return NULL;
+    PyModule_AddIntConstant(m, "NFIELDS", NF);
+    return m;
+}
