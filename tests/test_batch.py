@@ -192,3 +192,20 @@ def test_usage_mistakes_are_one_line_exit_2(tmp_path):
     shutil.copyfile(OBJ / "kinds.gcc.dwarf4.o", src / "b" / "m.o")
     r = batch(str(src / "a" / "m.o"), str(src / "b" / "m.o"), "-o", str(tmp_path / "o"))
     assert r.returncode == 2 and "would both write" in r.stderr
+
+
+def test_fixture_btf_of_ours_reads_as_bpftool_reads_it():
+    """fixtures/obj/ours/ is what `make fixtures` had batch write: bpftool
+    reads the files as we do, and summary.tsv counts what is in them."""
+    from encoder.btf.dump import dump_text
+    ours = OBJ / "ours"
+    files = sorted(ours.glob("*.btf"))
+    assert len(files) == len(list(OBJ.glob("*.o")))
+    summary = {line.split("\t")[0]: line.split("\t")[1:]
+               for line in (ours / "summary.tsv").read_text().splitlines()[1:]}
+    for f in files[::9]:
+        btf = parse(f.read_bytes())
+        assert "".join(dump_text(btf)) == bpftool("btf", "dump", "file", str(f)).decode()
+        kinds = [t.kind.name for t in btf.types]
+        assert summary[f.stem][:3] == [str(len(kinds)), str(kinds.count("FUNC")),
+                                       str(kinds.count("VAR"))]
