@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import corpus
+import libbpf16
 from encoder.btf.compare import compare
 from encoder.btf.reader import load, parse
 
@@ -209,3 +211,42 @@ def test_fixture_btf_of_ours_reads_as_bpftool_reads_it():
         kinds = [t.kind.name for t in btf.types]
         assert summary[f.stem][:3] == [str(len(kinds)), str(kinds.count("FUNC")),
                                        str(kinds.count("VAR"))]
+
+
+def test_the_make_snippet_on_module_shaped_objects(tmp_path):
+    """fixtures/kmod/dwarf2btf.mk as docs/KBUILD.md shows it, run by make on
+    relocatable objects named .ko over a base: .BTF and a distilled .BTF.base
+    in each, which libbpf (>= 1.5) relocates back onto the base."""
+    snippet = (REPO / "fixtures" / "kmod" / "dwarf2btf.mk").read_text()
+    doc = (REPO / "docs" / "KBUILD.md").read_text()
+    assert snippet.strip() in doc.replace("```make\n", "").replace("\n```", "")
+    mods = tmp_path / "mods" / "sub"
+    mods.mkdir(parents=True)
+    for n in ("packed.gcc.dwarf5", "fwd_split.gcc.dwarf5"):
+        shutil.copyfile(OBJ / f"{n}.o", mods / f"{n}.ko")
+    shutil.copyfile(OBJ / "kinds.gcc.dwarf5.o", mods / "not_a_module.o")
+    base = OBJ / "kinds.gcc.dwarf5.btf"
+    exe = tmp_path / "dwarf2btf"
+    exe.write_text(f'#!/bin/sh\nPYTHONPATH={REPO} exec {sys.executable} -m encoder "$@"\n')
+    exe.chmod(0o755)
+    r = subprocess.run(["make", "-f", str(REPO / "fixtures" / "kmod" / "dwarf2btf.mk"), "btf",
+                        f"DWARF2BTF={exe}", f"BTF_BASE={base}", f"BTF_MODULES_DIR={tmp_path}",
+                        f"BTF_FLAGS=--cache={tmp_path / 'cache'} {' '.join(LEGACY)}"],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "2 inputs: 2 encoded" in r.stderr
+    b = parse(base.read_bytes())
+    for n in ("packed.gcc.dwarf5", "fwd_split.gcc.dwarf5"):
+        ko = mods / f"{n}.ko"
+        split, dist = corpus.section_data(ko, ".BTF"), corpus.section_data(ko, ".BTF.base")
+        assert split and dist and len(parse(dist).types) < len(b.types)
+        if libbpf16.available():
+            moved = parse(libbpf16.relocate(split, dist, base.read_bytes()), base=b)
+            plain = tmp_path / f"{n}.btf"
+            subprocess.run([sys.executable, "-m", "encoder", "encode", *LEGACY, "--btf_base",
+                            str(base), f"--btf_encode_detached={plain}", str(OBJ / f"{n}.o")],
+                           check=True, cwd=REPO)
+            whole = parse(plain.read_bytes(), base=b)
+            rep = compare(whole, moved)
+            assert rep.share_identical() == 1.0, rep.text()
+    assert corpus.section_data(mods / "not_a_module.o", ".BTF") is None
