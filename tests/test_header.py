@@ -279,11 +279,20 @@ def test_cli_header(tmp_path):
     assert r.stderr.count("\n") == 1 and str(bad) in r.stderr
 
 
-def test_dangling_type_id_is_an_error():
+@pytest.mark.parametrize("types,what", [
+    ([Ptr(7)], r"type \[1\] refers to type id 7"),
+    ([Ptr(1)], "too deep"),                                     # bpftool: SIGSEGV
+    ([Typedef("t", 1)], "too deep"),                            # bpftool: SIGSEGV
+    ([Int("int", 4, 32), Const(3), Const(2),
+      Struct("s", 8, [Member("a", 2, 0)])], "too deep"),        # bpftool: never ends
+    ([Struct("a", 4, [Member("b", 2, 0)]),
+      Struct("b", 4, [Member("a", 1, 0)])], "unsatisfiable type cycle"),
+], ids=["dangling", "ptr-loop", "typedef-loop", "const-loop", "embedding-loop"])
+def test_bad_graphs_are_errors(types, what):
+    """BTF no C can express: an error naming the type (exit 2), not a crash."""
     from encoder.errors import BtfError
-    b = Btf([Ptr(7)])
-    with pytest.raises(BtfError, match="refers to type id 7"):
-        dump_c(b)
+    with pytest.raises(BtfError, match=what):
+        dump_c(Btf(types))
 
 
 # --- --tp-structs ---------------------------------------------------------------
