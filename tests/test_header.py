@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from encoder.btf.cdump import RULES, Rules, dump_c, file_pointer_size, header
+from encoder.btf.cdump import RULES, Rules, all_types, dump_c, file_pointer_size, header
 from encoder.btf.kinds import IntEncoding
 from encoder.btf.model import (Array, Btf, Const, Enum, Enum64, EnumValue, Func, FuncProto,
                                Fwd, Int, Member, Param, Ptr, Struct, Typedef, TypeTag, Union,
@@ -346,7 +346,7 @@ def test_without_tracepoints_the_header_is_bpftool_s():
 
 
 def test_linux_7_1_tracepoint_names():
-    tps = {tp.call: tp for tp in tracepoints([None, *vmlinux_7_1().types])}
+    tps = {tp.call: tp for tp in tracepoints(all_types(vmlinux_7_1()))}
     assert len(tps) == 735
     assert all(tp.names_from for tp in tps.values())
     switch = tps["sched_switch"]
@@ -409,7 +409,7 @@ def slot_program(btf: Btf, path: Path) -> dict[str, tuple[str, int, int]]:
     tp_args_ struct, one function per argument; {function: (call, i, size)}."""
     funcs = {}
     lines = ['#include "vmlinux.h"\n']
-    for tp in tracepoints([None, *_all(btf)]):
+    for tp in tracepoints(all_types(btf)):
         for i, (name, type_id) in enumerate(tp.args):
             fn = f"f{len(funcs)}"
             funcs[fn] = (tp.call, i, btf.size_of(type_id))
@@ -419,10 +419,6 @@ def slot_program(btf: Btf, path: Path) -> dict[str, tuple[str, int, int]]:
                          "\treturn v;\n}\n")
     path.write_text("".join(lines))
     return funcs
-
-
-def _all(btf: Btf) -> list:
-    return (_all(btf.base) if btf.base is not None else []) + list(btf.types)
 
 
 def check_slots(btf: Btf, workdir: Path, target: str = "bpf") -> int:
