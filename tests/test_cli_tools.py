@@ -82,6 +82,21 @@ def test_pahole_argv_shape_equals_encode_subcommand(tmp_path):
     assert load(obj).types == parse((tmp_path / "sub.btf").read_bytes()).types
 
 
+def test_minus_J_with_detached_writes_only_the_detached_file(tmp_path):
+    """kbuild's gen-btf.sh (2026) runs `pahole -J ... --btf_encode_detached=X.BTF.1 X`
+    and adds the section itself: pahole leaves X alone, so must we."""
+    obj = tmp_path / "kinds.o"
+    shutil.copyfile(KINDS, obj)
+    before = obj.read_bytes()
+    r = run("-J", "--btf_gen_floats", f"--btf_encode_detached={tmp_path / 'x.btf'}", str(obj))
+    assert r.returncode == 0, r.stderr
+    assert obj.read_bytes() == before and (tmp_path / "x.btf").stat().st_size > 0
+    if shutil.which("pahole"):
+        subprocess.run(["pahole", "-J", "--btf_gen_floats",
+                        f"--btf_encode_detached={tmp_path / 'p.btf'}", str(obj)], check=True)
+        assert obj.read_bytes() == before
+
+
 def test_called_as_pahole_and_its_exit_codes(tmp_path):
     out = tmp_path / "o.btf"
     ok = run("-j", f"--btf_encode_detached={out}", str(KINDS), argv0="/usr/local/bin/pahole")
