@@ -240,7 +240,7 @@ def test_diff_trouble_is_exit_2(tmp_path):
 
 # --- --help ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("command", ["batch", "stats", "diff", "encode"])
+@pytest.mark.parametrize("command", ["batch", "stats", "diff", "encode", "version"])
 def test_help_has_examples(command):
     r = run(command, "--help")
     assert r.returncode == 0 and "examples:" in r.stdout and f"dwarf2btf {command}" in r.stdout
