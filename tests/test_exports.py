@@ -338,3 +338,28 @@ def test_labels_name_entries_when_layout_fails(tmp_path):
     assert table.layout == "labels" and table.warnings
     assert all(e.crc == expected_exports("prel32ns")[e.name][2] for e in table.exports)
 
+
+
+def test_not_elf_is_one_line(capsys, tmp_path):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a kernel\n")
+    rc, out, err = _run(capsys, "exports", bad)
+    assert (rc, out) == (2, "") and err.count("\n") == 1
+    assert err.startswith(f"dwarf2btf: {bad}: ") and "not an ELF file" in err
+
+
+def test_split_btf_needs_its_base(capsys, tmp_path):
+    """A module's split .BTF is not checked without --base, and says why."""
+    from encoder.output import write_btf_section
+    base = _encode(TAGGED, "default").btf
+    mod = tmp_path / "exports.ko"
+    mod.write_bytes(_path("prel32ns", "ko").read_bytes())
+    split = encode(Request(str(mod), base=base, features=Features.parse("default"))).btf
+    write_btf_section(str(mod), write(split))
+    base_file = tmp_path / "base.btf"
+    base_file.write_bytes(write(base))
+    rc, out, err = _run(capsys, "exports", "-v", "--format", "json", mod)
+    assert rc == 0 and json.loads(out)["missing_btf_funcs"] is None and "--base" in err
+    rc, out, err = _run(capsys, "exports", "--format", "json", "--base", base_file, mod)
+    assert rc == 0
+    assert [m.split("'")[1] for m in json.loads(out)["missing_btf_funcs"]] == ["bpf_widget_gone"]

@@ -189,8 +189,10 @@ def _load_btf(args) -> tuple[object | None, str | None, str | None]:
     if args.btf:
         return load(args.btf, base=base), args.btf, None
     try:
-        btf_bytes, base_bytes, _ = read_sections(args.file)
+        btf_bytes, base_bytes, section = read_sections(args.file)
     except Dwarf2BtfError:
+        section = None
+    if section is None:                 # no .BTF, or not ELF at all (build() says so)
         return None, None, "FILE has no .BTF (give --btf)"
     if base is None and base_bytes is None and _split(btf_bytes):
         return None, None, "FILE's .BTF is split BTF (give --base)"
@@ -198,13 +200,14 @@ def _load_btf(args) -> tuple[object | None, str | None, str | None]:
 
 
 def _split(data: bytes) -> bool:
-    """Whether raw BTF is split: its strings do not start with the empty string."""
+    """Whether raw BTF is split: its strings (maybe none) do not start with
+    the empty string every base BTF's start with."""
     if len(data) < 24:
         return False
     hdr_len = int.from_bytes(data[4:8], "little")
-    str_off = int.from_bytes(data[16:20], "little")
+    str_off, str_len = (int.from_bytes(data[i:i + 4], "little") for i in (16, 20))
     at = hdr_len + str_off
-    return at < len(data) and data[at] != 0
+    return str_len == 0 or (at < len(data) and data[at] != 0)
 
 
 def run(args) -> int:

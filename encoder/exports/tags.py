@@ -105,9 +105,11 @@ def func_names(btf) -> set[str]:
     return out
 
 
-def missing_funcs(ids: BtfIds, have: set[str], skips=()) -> list[str]:
+def missing_funcs(ids: BtfIds, have: set[str], skips=None) -> list[str]:
+    """A line per `.BTF_ids` function not in `have`; with the encoder's
+    `skips`, why the function selection left it out."""
     why: dict[str, str] = {}
-    for s in skips:
+    for s in skips or ():
         if s.kind == "function":
             why[s.name] = s.reason
     out = []
@@ -115,9 +117,10 @@ def missing_funcs(ids: BtfIds, have: set[str], skips=()) -> list[str]:
         if fn in have:
             continue
         where = sorted({s or "a BTF_ID list" for s in ids.funcs[fn]})
-        reason = why.get(fn, "no FUNC candidate: no DWARF definition of that name")
-        out.append(f"'{fn}' is named in .BTF_ids ({', '.join(where)}) but has no BTF FUNC: "
-                   f"{reason}")
+        line = f"'{fn}' is named in .BTF_ids ({', '.join(where)}) but has no BTF FUNC"
+        if skips is not None:
+            line += ": " + why.get(fn, "no DWARF definition of that name")
+        out.append(line)
     return out
 
 
