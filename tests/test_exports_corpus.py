@@ -92,6 +92,21 @@ def test_symvers_equals_debian(series):
 
 @corpus_test
 @pytest.mark.parametrize("series", SERIES)
+def test_boot_image_exports_equal_debian(series, tmp_path):
+    """The vmlinux inside vmlinuz (no symbols at all) gives the same lines."""
+    root = _root(series)
+    image = tmp_path / "vmlinux"
+    image.write_bytes(corpus.extract_vmlinux(corpus.vmlinuz_path(root)))
+    with ElfFile(image) as elf:
+        assert elf.symbols() is None
+        ours = lines(read_exports(elf), module_name(str(image), elf))
+    ref = [x for x in parse_symvers(corpus.module_symvers_path(root).read_text())
+           if x.module == "vmlinux"]
+    assert sorted(ours, key=str) == sorted(ref, key=str)
+
+
+@corpus_test
+@pytest.mark.parametrize("series", SERIES)
 def test_vmlinux_kfuncs_equal_debian_tags(series):
     """Debian's pahole tagged exactly the BTF_SET8_KFUNCS functions (6.12);
     6.1 has no marked set and no tag."""
