@@ -26,6 +26,7 @@ pahole's output always does).
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 
 from ..errors import BtfError
@@ -112,34 +113,57 @@ def _compatible(dist_t: Type, base_t: Type, embedded: bool) -> bool:
     return False
 
 
+# Per base BTF (a vmlinux is the base of many modules): its matchable named
+# types by name, and how many structs and unions share each name.
+_INDEX: "weakref.WeakKeyDictionary[Btf, tuple[int, dict[str, list[int]], Counter]]" = \
+    weakref.WeakKeyDictionary()
+
+
+def _base_index(base: Btf) -> tuple[dict[str, list[int]], Counter]:
+    got = _INDEX.get(base)
+    if got is None or got[0] != base.type_count:
+        by_name: dict[str, list[int]] = {}
+        composites: Counter = Counter()
+        for base_id in range(1, base.type_count):
+            t = base[base_id]
+            if t.name and (t.kind in _SIZED or t.kind == Kind.FWD or t.kind in _COMPOSITE):
+                by_name.setdefault(t.name, []).append(base_id)
+                if t.kind in _COMPOSITE:
+                    composites[t.name] += 1
+        got = _INDEX[base] = (base.type_count, by_name, composites)
+    return got[1], got[2]
+
+
 def map_distilled_base(split: Btf, dist: Btf, base: Btf) -> dict[int, int]:
-    """{distilled id: base id} for every distilled type, or RelocationError."""
+    """{distilled id: base id} for every distilled type, or RelocationError.
+
+    The kernel walks every base id in order and looks each up among the
+    distilled types; walking, in the same order, only the base ids whose
+    name some distilled type has gives the same result and the same first
+    error.
+    """
     validate_distilled_base(dist)
     n_dist = dist.type_count
     embedded = _embedded(split, n_dist)
     # Distilled types by name; within a name by size, largest first (the
     # kernel's sort order, which decides which clash is reported first).
-    by_name: dict[bytes, list[int]] = {}
+    by_name: dict[str, list[int]] = {}
     for type_id in sorted(dist.own_ids(), key=lambda i: (encode_name(dist[i].name),
                                                          -_size(dist[i]), i)):
-        by_name.setdefault(encode_name(dist[type_id].name), []).append(type_id)
-    composites = Counter(t.name for t in base.types if t.kind in _COMPOSITE and t.name)
+        by_name.setdefault(dist[type_id].name, []).append(type_id)
+    base_by_name, composites = _base_index(base)
 
     found: dict[int, int] = {}
-    for base_id in range(1, base.type_count):
+    for base_id in sorted(i for name in by_name for i in base_by_name.get(name, ())):
         base_t = base[base_id]
         bk = base_t.kind
-        if not base_t.name:
-            continue
         if bk in _SIZED:
             need_size = True
         elif bk == Kind.FWD:
             need_size = False
-        elif bk in _COMPOSITE:
-            need_size = composites[base_t.name] > 1
         else:
-            continue
-        for dist_id in by_name.get(encode_name(base_t.name), ()):
+            need_size = composites[base_t.name] > 1
+        for dist_id in by_name[base_t.name]:
             dist_t = dist[dist_id]
             if need_size and _size(dist_t) != _size(base_t):
                 continue
