@@ -18,7 +18,7 @@ import kernel
 from encoder.btf.compare import entries
 from encoder.btf.kinds import IntEncoding, Kind
 from encoder.btf.model import Btf, Fwd, Int, Member, Ptr, Struct, Typedef
-from encoder.btf.reader import load, parse
+from encoder.btf.reader import load, parse, read_sections
 from encoder.btf.relocate import relocate
 from encoder.btf.standalone import reached_base_ids, standalone
 from encoder.btf.verifier import verify_bytes
@@ -172,3 +172,28 @@ def test_module_forms_need_a_base(tmp_path):
                        cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 2 and "give --btf_base" in r.stderr
     assert len(r.stderr.splitlines()) == 1 and not (tmp_path / "x.btf").exists()
+
+
+def test_encode_distilled_base_into_the_object(tmp_path):
+    """-J puts the same two blobs into .BTF and .BTF.base, and `relocate`
+    reads them from there."""
+    obj = tmp_path / "mod.o"
+    obj.write_bytes(OBJ.read_bytes())
+    detached = tmp_path / "mod.btf"
+    feats = "--btf_features=default,distilled_base"
+    assert _encode(feats, f"--btf_encode_detached={detached}").returncode == 0
+    r = subprocess.run([sys.executable, "-m", "encoder", "encode", str(obj), "-J",
+                        "--btf_base", str(BASE), feats], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    btf, base, _ = read_sections(obj)
+    assert btf == detached.read_bytes()
+    assert base == (tmp_path / "mod.btf.base").read_bytes()
+    outs = []
+    for module in (obj, detached):
+        out = tmp_path / f"{module.name}.relocated"
+        r = subprocess.run([sys.executable, "-m", "encoder", "relocate", str(module), "-B",
+                            str(BASE), "-o", str(out), "-q"],
+                           cwd=REPO, capture_output=True, text=True)
+        assert r.returncode == 0 and r.stderr == "", r.stderr
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
