@@ -37,6 +37,9 @@ from .consts import (ELF_MAGIC, ELFCLASS32, ELFCLASS64, ELFCOMPRESS_ZLIB, ELFCOM
                      ELFDATA2LSB, ELFDATA2MSB, EM, ET, SHF_ALLOC, SHF_COMPRESSED,
                      SHN_LORESERVE, SHN_XINDEX, SHT, STT)
 
+# The most a compressed section may claim to grow (zlib's own limit is ~1032).
+MAX_RATIO = 1100
+
 # Where libdwfl's offline layout of an ET_REL file starts (elfutils'
 # OFFLINE_REDZONE; checked against libdw 0.188 in tests/test_dwarf.py).
 OFFLINE_BASE = 0x10000
@@ -126,8 +129,10 @@ class ElfFile:
         self.address_size = 4 if cls == ELFCLASS32 else 8
 
         shdr = _SHDR[cls]
+        self._shoff, self._shentsize = shoff, shdr.size
         self.sections: list[SectionHeader] = []
         self._by_name: dict[str, SectionHeader] = {}
+        self._dups: set[str] = set()
         if shoff == 0:
             return
         if shentsize != shdr.size:
@@ -270,19 +275,40 @@ class ElfFile:
             ctype, size, _align = chdr.unpack_from(self._map, h.offset)
         payload = self._map[h.offset + chdr.size:h.offset + h.size]
         if ctype == ELFCOMPRESS_ZLIB:
-            try:
-                out = zlib.decompress(payload)
-            except zlib.error as e:
-                raise self._err(f"bad zlib data: {e}", section=h.name, offset=h.offset) from None
-        elif ctype == ELFCOMPRESS_ZSTD:
-            out = self._zstd(payload, size, h)
-        else:
-            raise self._err(f"unknown compression type {ctype}", section=h.name,
-                            offset=h.offset)
+            return self._inflate(payload, size, h)
+        if ctype == ELFCOMPRESS_ZSTD:
+            return self._zstd(payload, size, h)
+        raise self._err(f"unknown compression type {ctype} (known: 1 zlib, 2 zstd)",
+                        section=h.name, offset=h.offset)
+
+    def _plausible(self, payload: bytes, size: int, h: SectionHeader) -> None:
+        """Refuse a decompressed size no real section reaches from this many
+        compressed bytes (zlib cannot exceed ~1032:1), before allocating it."""
+        if size > MAX_RATIO * len(payload) + (1 << 16):
+            raise self._err(f"claims {size} bytes decompressed from {len(payload)}: more "
+                            f"than {MAX_RATIO} times, refused as a decompression bomb",
+                            section=h.name, offset=h.offset)
+
+    def _sized(self, out: bytes, size: int, h: SectionHeader) -> bytes:
+        """`out`, which was made at most one byte longer than `size`."""
         if len(out) != size:
-            raise self._err(f"decompressed to {len(out)} bytes, header says {size}",
+            got = f"more than {size}" if len(out) > size else str(len(out))
+            raise self._err(f"decompressed to {got} bytes, header says {size}",
                             section=h.name, offset=h.offset)
         return out
+
+    def _inflate(self, payload: bytes, size: int, h: SectionHeader) -> bytes:
+        """zlib data that must inflate to exactly `size` bytes; never more is made."""
+        self._plausible(payload, size, h)
+        d = zlib.decompressobj()
+        try:
+            out = d.decompress(payload, size + 1)
+        except zlib.error as e:
+            raise self._err(f"bad zlib data: {e}", section=h.name, offset=h.offset) from None
+        if not d.eof and len(out) <= size:
+            raise self._err("bad zlib data: the stream ends early", section=h.name,
+                            offset=h.offset)
+        return self._sized(out, size, h)
 
     def _zstd(self, payload: bytes, size: int, h: SectionHeader) -> bytes:
         try:
@@ -291,10 +317,24 @@ class ElfFile:
             raise self._err("section is zstd-compressed (ELFCOMPRESS_ZSTD) and the Python "
                             "module 'zstandard' is not installed (pip install zstandard)",
                             section=h.name, offset=h.offset) from None
+        self._plausible(payload, size, h)
+        # One-shot decompress() allocates what the frame header says, whatever
+        # limit it is given: use it only when that is `size`, else stream.
+        d = zstandard.ZstdDecompressor()
         try:
-            return zstandard.ZstdDecompressor().decompress(payload, max_output_size=size)
+            if zstandard.frame_content_size(payload) == size:
+                return self._sized(d.decompress(payload), size, h)
+            chunks, made = [], 0
+            with d.stream_reader(payload, read_across_frames=True) as r:
+                while made <= size:
+                    chunk = r.read(min(1 << 22, size + 1 - made))
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    made += len(chunk)
         except zstandard.ZstdError as e:
             raise self._err(f"bad zstd data: {e}", section=h.name, offset=h.offset) from None
+        return self._sized(b"".join(chunks), size, h)
 
     def _decompress_gnu(self, h: SectionHeader) -> bytes:
         """A legacy `.zdebug_*` section: b"ZLIB", 8-byte big-endian size, zlib data."""
@@ -302,15 +342,7 @@ class ElfFile:
         if len(raw) < 12 or raw[:4] != b"ZLIB":
             raise self._err("legacy compressed section without its ZLIB header",
                             section=h.name, offset=h.offset)
-        size = int.from_bytes(raw[4:12], "big")
-        try:
-            out = zlib.decompress(raw[12:])
-        except zlib.error as e:
-            raise self._err(f"bad zlib data: {e}", section=h.name, offset=h.offset) from None
-        if len(out) != size:
-            raise self._err(f"decompressed to {len(out)} bytes, header says {size}",
-                            section=h.name, offset=h.offset)
-        return out
+        return self._inflate(raw[12:], int.from_bytes(raw[4:12], "big"), h)
 
     def debug_section(self, name: str) -> tuple[Buffer, int, int] | None:
         """`span(".debug_X")`, falling back to a legacy `.zdebug_X`."""
@@ -348,16 +380,29 @@ class ElfFile:
             else:
                 out = []
                 end = OFFLINE_BASE
+                limit = 1 << (8 * self.address_size)
                 for h in self.sections:
                     if h.flags & SHF_ALLOC and h.index:
                         align = h.addralign or 1
+                        if align & (align - 1):
+                            raise self._err(f"alignment {align:#x} is not a power of two",
+                                            section=h.name, offset=self.header_offset(h.index))
                         addr = (end + align - 1) & -align
                         out.append(addr)
                         end = addr + h.size
+                        if end > limit:
+                            raise self._err("laid out one after another, the allocated "
+                                            "sections overflow the address space",
+                                            section=h.name, offset=self.header_offset(h.index))
                     else:
                         out.append(h.addr)
                 self._addresses = out
         return self._addresses
+
+    def header_offset(self, index: int) -> int:
+        """The file offset of section `index`'s header (where errors about the
+        header itself point)."""
+        return self._shoff + index * self._shentsize
 
     def section_address(self, index: int) -> int:
         return self.section_addresses()[index]
@@ -379,11 +424,12 @@ class ElfFile:
             if any(addrs):
                 got = array(got.typecode, got)
                 nsec = len(self.sections)
+                mask = (1 << (8 * self.address_size)) - 1     # addresses wrap, as in C
                 for i, (shndx, t) in enumerate(zip(syms.shndx, syms.types)):
                     if 0 < shndx < nsec and t != STT.TLS:
                         a = addrs[shndx]
                         if a and self.sections[shndx].flags & SHF_ALLOC:
-                            got[i] += a
+                            got[i] = (got[i] + a) & mask
             self._symaddrs[symtab_index] = got
         return got
 

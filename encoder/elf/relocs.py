@@ -29,6 +29,7 @@ _P4 = struct.Struct("<I").pack_into
 _P8 = struct.Struct("<Q").pack_into
 _PACK = {4: _P4, 8: _P8}
 _M32 = 0xFFFFFFFF
+_E_MACHINE = 18         # file offset of e_machine in the ELF header
 _M64 = 0xFFFFFFFFFFFFFFFF
 
 
@@ -52,7 +53,7 @@ def _entries(elf, r) -> tuple[array, array, array | None, int]:
     ent = fields * word
     if r.size % ent:
         raise ElfError(f"size {r.size} is not a multiple of the entry size {ent}",
-                       file=elf.path, section=r.name)
+                       file=elf.path, section=r.name, offset=elf.header_offset(r.index))
     buf, start, size = elf.raw_span(r)
     flat = array("q" if elf.is64 else "i")
     flat.frombytes(memoryview(buf)[start:start + size])
@@ -62,6 +63,11 @@ def _entries(elf, r) -> tuple[array, array, array | None, int]:
     infos = flat[1::fields]
     addends = flat[2::fields] if rela else None
     return offsets, infos, addends, (32 if elf.is64 else 8)
+
+
+def _entry_at(elf, r, i: int) -> int:
+    """The file offset of entry `i` of relocation section `r`."""
+    return r.offset + i * (3 if r.type == SHT.RELA else 2) * (8 if elf.is64 else 4)
 
 
 def relocate_section(elf, h, data) -> bytes | None:
@@ -74,7 +80,7 @@ def relocate_section(elf, h, data) -> bytes | None:
     if kinds is None:
         m = elf.machine.name if isinstance(elf.machine, EM) else elf.machine
         raise ElfError(f"relocating debug sections for machine {m} is not supported",
-                       file=elf.path, section=rels[0].name)
+                       file=elf.path, section=rels[0].name, offset=_E_MACHINE)
     if data is None:
         buf0, start, size = elf.raw_span(h)
         out = bytearray(buf0[start:start + size])
@@ -83,12 +89,13 @@ def relocate_section(elf, h, data) -> bytes | None:
     for r in rels:
         if not 0 < r.link < len(elf.sections):
             raise ElfError(f"symbol table index {r.link} out of range",
-                           file=elf.path, section=r.name)
+                           file=elf.path, section=r.name, offset=elf.header_offset(r.index))
         symvals = elf.symbol_addresses(r.link)
         offsets, infos, addends, shift = _entries(elf, r)
         if offsets and (min(offsets) < 0 or min(infos) < 0):
-            raise ElfError("relocation offset or symbol index out of range",
-                           file=elf.path, section=r.name)
+            i = next(i for i, (o, n) in enumerate(zip(offsets, infos)) if o < 0 or n < 0)
+            raise ElfError(f"relocation {i}: offset or symbol index out of range",
+                           file=elf.path, section=r.name, offset=_entry_at(elf, r, i))
         try:
             _apply(elf, r, h, out, kinds, symvals, offsets, infos, addends, shift)
         except ElfError:
@@ -161,11 +168,12 @@ def _locate_failure(elf, r, h, out, kinds, symvals, offsets, infos, addends, shi
         sym = info >> shift
         if sym >= nsyms:
             return ElfError(f"relocation {i}: symbol {sym} out of range ({nsyms} symbols)",
-                            file=elf.path, section=r.name, offset=off)
+                            file=elf.path, section=r.name, offset=_entry_at(elf, r, i))
         kind = kinds.get(info & ((1 << shift) - 1))
         width = kind[2] if kind else 0
         if off < 0 or off + width > len(out):
             return ElfError(f"relocation {i} at {off:#x} is outside {h.name} "
                             f"({len(out):#x} bytes)", file=elf.path, section=r.name,
                             offset=off)
-    return ElfError(f"cannot apply relocations: {e}", file=elf.path, section=r.name)
+    return ElfError(f"cannot apply relocations: {e}", file=elf.path, section=r.name,
+                    offset=elf.header_offset(r.index))

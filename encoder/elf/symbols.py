@@ -44,16 +44,18 @@ class Symbols:
     def __init__(self, elf, header):
         self.path = elf.path
         self.section = header.name
+        at = elf.header_offset(header.index)
         if header.type not in (SHT.SYMTAB, SHT.DYNSYM):
             raise ElfError(f"section type {header.type} is not a symbol table",
-                           file=elf.path, section=header.name)
+                           file=elf.path, section=header.name, offset=at)
         entsize = 24 if elf.is64 else 16
+        self._table_at, self._entsize = header.offset, entsize
         if header.size % entsize:
             raise ElfError(f"size {header.size} is not a multiple of {entsize}",
-                           file=elf.path, section=header.name)
+                           file=elf.path, section=header.name, offset=at)
         if header.entsize not in (0, entsize):
             raise ElfError(f"entry size {header.entsize}, expected {entsize}",
-                           file=elf.path, section=header.name)
+                           file=elf.path, section=header.name, offset=at)
         n = header.size // entsize
         buf, start, size = elf.raw_span(header)
         raw = memoryview(buf)[start:start + size]
@@ -82,7 +84,7 @@ class Symbols:
         link = header.link
         if not 0 < link < len(elf.sections):
             raise ElfError(f"string table index {link} out of range",
-                           file=elf.path, section=header.name)
+                           file=elf.path, section=header.name, offset=at)
         self._strs, self._str_start, self._str_size = elf.raw_span(elf.sections[link])
         self._names: list[str] | None = None
 
@@ -92,13 +94,15 @@ class Symbols:
                 ext = _column(elf.section_by_index(h.index), "I", 0, 1)
                 if len(ext) < n:
                     raise ElfError("SHT_SYMTAB_SHNDX shorter than its symbol table",
-                                   file=elf.path, section=h.name)
+                                   file=elf.path, section=h.name,
+                                   offset=elf.header_offset(h.index))
                 for i, s in enumerate(self.shndx):
                     if s == SHN_XINDEX:
                         self.shndx[i] = ext[i]
                 return
         raise ElfError("symbols with SHN_XINDEX but no SHT_SYMTAB_SHNDX section",
-                       file=elf.path, section=header.name)
+                       file=elf.path, section=header.name,
+                       offset=header.offset + self.shndx.index(SHN_XINDEX) * self._entsize)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -110,7 +114,8 @@ class Symbols:
         off = self.name_offsets[i]
         if off >= self._str_size:
             raise ElfError(f"symbol {i}: name offset {off:#x} outside the string table",
-                           file=self.path, section=self.section)
+                           file=self.path, section=self.section,
+                           offset=self._table_at + i * self._entsize)
         start = self._str_start + off
         end = self._strs.find(b"\0", start, self._str_start + self._str_size)
         if end < 0:
@@ -132,7 +137,8 @@ class Symbols:
                 if s is None:
                     if off >= len(table):
                         raise ElfError(f"symbol {i}: name offset {off:#x} outside the "
-                                       "string table", file=self.path, section=self.section)
+                                       "string table", file=self.path, section=self.section,
+                                       offset=self._table_at + i * self._entsize)
                     end = table.find(b"\0", off)
                     s = cache[off] = table[off:end if end >= 0 else len(table)].decode(
                         "utf-8", "replace")
