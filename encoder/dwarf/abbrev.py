@@ -15,6 +15,12 @@ DIE is decided here once per abbreviation:
   `struct.unpack_from` (attributes we do not want become pad bytes), and
   single steps for the variable-size forms.
 
+An attribute stored with a form of the wrong class for its field (a
+DW_AT_name as DW_FORM_data4, a DW_AT_type as a string, a DW_AT_byte_size
+as an expression) is skipped as if absent, which is what libdw's accessors
+and so pahole do; the records then always hold the value types dies.py
+promises.
+
 Plans depend only on the declaration bytes and the unit shape, and the same
 declarations recur in every CU of a kernel, so they are shared across
 tables (`PlanCache`).
@@ -26,8 +32,9 @@ import struct
 
 from ..errors import DwarfError
 from .constants import At, Form
-from .dies import (ATTR_FIELD, F_CONST_FORM, F_CONST_VALUE, F_TAG, FLAG_FIELDS, NFIELDS,
-                   REFERENCE_FIELDS, actions_for)
+from .dies import (ATTR_FIELD, F_CONST_FORM, F_CONST_VALUE, F_COUNT,
+                   F_DATA_MEMBER_LOCATION, F_LINKAGE_NAME, F_LOCATION, F_LOW_PC, F_NAME,
+                   F_TAG, F_UPPER_BOUND, FLAG_FIELDS, NFIELDS, REFERENCE_FIELDS, actions_for)
 from .forms import (VAR_BLOCK, VAR_BLOCK1, VAR_BLOCK2, VAR_BLOCK4, VAR_CSTR, VAR_INDIRECT,
                     VAR_SLEB, VAR_ULEB, UnitShape, form_size, read_sleb, read_uleb)
 
@@ -74,7 +81,40 @@ C_DIEREF_ABS = 10  # ref_addr in a non-reference field -> DieRef
 C_RNGX = 11        # rnglistx (no field uses it today; kept for completeness)
 
 _STRUCT_CODE = {1: "B", 2: "H", 4: "I", 8: "Q", 16: "16s"}
+_DWO_NAME = (At.dwo_name, At.GNU_dwo_name)
 _UNIT_REFS = (Form.ref1, Form.ref2, Form.ref4, Form.ref8, Form.ref_udata)
+
+
+# Form classes (DWARF 5 section 7.5.5), as far as the fields need them.
+_STRING = frozenset({Form.string, Form.strp, Form.line_strp, Form.strx, Form.strx1,
+                     Form.strx2, Form.strx3, Form.strx4})
+_REFERENCE = frozenset({*_UNIT_REFS, Form.ref_addr, Form.ref_sig8})
+_CONSTANT = frozenset({Form.data1, Form.data2, Form.data4, Form.data8, Form.udata,
+                       Form.sdata, Form.implicit_const})
+_BLOCK = frozenset({Form.exprloc, Form.block, Form.block1, Form.block2, Form.block4})
+_FLAG = frozenset({Form.flag, Form.flag_present})
+_ADDRESS = frozenset({Form.addr, Form.addrx, Form.addrx1, Form.addrx2, Form.addrx3,
+                      Form.addrx4})
+# DWARF 2-3 store a location list offset as data4/data8.
+_LOCLIST = frozenset({Form.sec_offset, Form.loclistx, Form.data4, Form.data8})
+
+_FIELD_FORMS = {
+    F_NAME: _STRING, F_LINKAGE_NAME: _STRING,
+    F_DATA_MEMBER_LOCATION: _CONSTANT | _BLOCK,
+    F_UPPER_BOUND: _CONSTANT | _BLOCK | _REFERENCE,
+    F_COUNT: _CONSTANT | _BLOCK | _REFERENCE,
+    F_CONST_VALUE: _CONSTANT | _BLOCK | _STRING | {Form.data16},
+    F_LOW_PC: _ADDRESS,
+    F_LOCATION: _BLOCK | _LOCLIST,
+    **{f: _REFERENCE for f in REFERENCE_FIELDS},
+    **{f: _FLAG | _CONSTANT for f in FLAG_FIELDS},
+}
+
+
+def form_fits(field: int, form: int) -> bool:
+    """Whether a value of `form` is of a class `field` takes (dies.py's types);
+    fields not listed take constants."""
+    return form in _FIELD_FORMS.get(field, _CONSTANT)
 
 
 def conversion(field: int, form: int) -> int:
@@ -141,6 +181,8 @@ def build_plan(tag: int, children: bool, specs: tuple, shape: UnitShape) -> tupl
     offset_in_die = 0          # valid while all_fixed
     for at, form, implicit in specs:
         field = ATTR_FIELD.get(at, -1)
+        if field >= 0 and form != Form.indirect and not form_fits(field, form):
+            field = -1
         if at == At.sibling and all_fixed and sib_off < 0:
             if form in (Form.ref1, Form.ref2, Form.ref4, Form.ref8):
                 sib_off = offset_in_die
@@ -264,6 +306,11 @@ class PlanCache:
             if tag == 0:
                 raise DwarfError(f"abbreviation {code} has tag 0", file=file,
                                  section=".debug_abbrev", offset=here)
+            if any(at in _DWO_NAME for at, _, _ in specs):
+                raise DwarfError("split DWARF (DW_AT_GNU_dwo_name/DW_AT_dwo_name: the types "
+                                 "are in a .dwo file) is not supported; build without "
+                                 "-gsplit-dwarf", file=file, section=".debug_abbrev",
+                                 offset=here)
             if code in table:
                 raise DwarfError(f"abbreviation code {code} defined twice", file=file,
                                  section=".debug_abbrev", offset=here)

@@ -9,8 +9,11 @@ table) for the few places that need one value at a time.
 Supported: DWARF 2 to 5, 32- and 64-bit DWARF, units of type DW_UT_compile
 and DW_UT_partial.  Refused, each with its own message: type units
 (.debug_types, DW_UT_type, DW_UT_split_type, COMDAT .debug_info sections),
-split DWARF (DW_UT_skeleton, DW_UT_split_compile), and references into a
-supplementary file (dwz: DW_FORM_GNU_ref_alt/GNU_strp_alt).
+split DWARF (DW_UT_skeleton, DW_UT_split_compile, a GNU DWARF 4 skeleton
+with DW_AT_GNU_dwo_name, a `.dwo` file itself), and files whose DWARF lives
+partly in a supplementary file (dwz: `.gnu_debugaltlink`, DWARF 5
+`.debug_sup`, DW_FORM_GNU_ref_alt/GNU_strp_alt): what is in the other file
+would be silently missing from the BTF.
 """
 
 from __future__ import annotations
@@ -57,6 +60,15 @@ class Dwarf:
         if elf.header(".debug_types") is not None:
             raise DwarfError("DWARF 4 type units (.debug_types, -fdebug-types-section) "
                              "are not supported", file=self.path, section=".debug_types")
+        for name, what in ((".gnu_debugaltlink", "dwz moved part of it into a supplementary "
+                            "file (.gnu_debugaltlink)"),
+                           (".debug_sup", "part of it is in a DWARF 5 supplementary file "
+                            "(.debug_sup)")):
+            h = elf.header(name)
+            if h is not None:
+                raise DwarfError(f"this file's DWARF is incomplete: {what}; supplementary "
+                                 "files are not supported", file=self.path, section=name,
+                                 offset=h.offset)
         if elf.has_duplicate(INFO):
             raise DwarfError("several .debug_info sections (type units in COMDAT groups, "
                              "-fdebug-types-section) are not supported", file=self.path,
@@ -67,6 +79,11 @@ class Dwarf:
             if sp is not None:
                 self.sections[name] = sp
         if INFO not in self.sections:
+            dwo = elf.header(INFO + ".dwo")
+            if dwo is not None:
+                raise DwarfError("a split DWARF object (.dwo): encode the object or "
+                                 "executable it belongs to, built without -gsplit-dwarf",
+                                 file=self.path, section=dwo.name, offset=dwo.offset)
             raise DwarfError("no DWARF (.debug_info is missing)", file=self.path)
         if ".debug_abbrev" not in self.sections:
             raise DwarfError("no .debug_abbrev section", file=self.path)
