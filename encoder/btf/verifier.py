@@ -244,6 +244,8 @@ class _Verifier:
         if not self.offset_ok(off):
             return "(invalid-name-offset)"
         name = self.string(off).decode("utf-8", "backslashreplace")
+        if not name.isprintable():      # the message must stay one line
+            name = "".join(c if c.isprintable() else repr(c)[1:-1] for c in name)
         return name if len(name) <= 64 else name[:61] + "..."
 
     # -- strings -----------------------------------------------------------
