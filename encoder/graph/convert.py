@@ -26,11 +26,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..btf.kinds import IntEncoding
+from ..btf.kinds import MAX_VLEN_WIDE, IntEncoding
 from ..btf.model import (Array, Const, DeclTag, Enum, Enum64, EnumValue, Float,
                          FuncProto, Fwd, Int, Member, Param, Ptr, Restrict, Struct,
                          Type, Typedef, TypeTag, Union, Volatile)
-from ..dwarf.constants import Ate, Cc, Op, Tag
+from ..dwarf.constants import Ate, Cc, Op, Tag, name_of
 from ..dwarf.expr import operations
 from ..dwarf.forms import read_uleb
 from ..errors import DwarfError
@@ -122,8 +122,18 @@ def _location_address(loc, pointer_size: int, addrx) -> int | None:
     if loc[0] == Op.addr and len(loc) > pointer_size:
         return int.from_bytes(loc[1:1 + pointer_size], "little")
     if loc[0] in (Op.addrx, Op.GNU_addr_index) and addrx is not None:
-        return addrx(read_uleb(loc, 1)[0])
+        index = _uleb_operand(loc)
+        return addrx(index) if index is not None else None
     return None
+
+
+def _uleb_operand(expr: bytes) -> int | None:
+    """The ULEB128 operand of the expression's first operation, or None when
+    the expression ends inside it."""
+    try:
+        return read_uleb(expr, 1)[0]
+    except IndexError:
+        return None
 
 
 def _member_offset(loc) -> int:
@@ -133,7 +143,7 @@ def _member_offset(loc) -> int:
     if isinstance(loc, int):
         return loc
     if len(loc) >= 2 and loc[0] == Op.plus_uconst:
-        return read_uleb(loc, 1)[0]
+        return _uleb_operand(loc) or 0
     return 0
 
 
@@ -198,8 +208,8 @@ class _Unit:
             j = self.die_of(d[F_TYPE])
             got = 0 if j is None else self.type_of(j, depth + 1)
         else:
-            self.warnings.append(f"DIE {d[F_OFFSET]:#x} ({Tag(d[F_TAG]).name}) is not a "
-                                 f"type BTF has: void")
+            self.warnings.append(f"DIE {d[F_OFFSET]:#x} ({name_of(Tag, d[F_TAG])}) is not "
+                                 f"a type BTF has: void")
             got = 0
         self.ids[i] = got
         return got
@@ -273,7 +283,7 @@ class _Unit:
         name, size, ate = d[F_NAME] or "", d[F_BYTE_SIZE] or 0, d[F_ENCODING]
         if ate in (Ate.float, Ate.complex_float, Ate.imaginary_float) and self.opts.float:
             if ate == Ate.float:
-                self.put(self.ids[i], Float(name, size))
+                self.put(self.ids[i], Float(name, _fits(d, size, 32, "byte size")))
                 return
             self.warnings.append(f"DIE {d[F_OFFSET]:#x}: {name}: complex and imaginary "
                                  f"floats have no BTF kind: encoded as INT")
@@ -307,7 +317,7 @@ class _Unit:
         if d[F_DECLARATION]:
             self.put(self.ids[i], Fwd(name, union))
             return
-        members, kflag = [], False
+        members, kflag, where = [], False, []
         for c in self.children.get(i, ()):
             m = self.dies[c]
             if m[F_TAG] != Tag.member:
@@ -315,12 +325,19 @@ class _Unit:
             if not union and m[F_DATA_MEMBER_LOCATION] is None and \
                     m[F_DATA_BIT_OFFSET] is None:
                 continue    # a static member (C++)
-            bits = m[F_BIT_SIZE] or 0
-            offset = self.member_bit_offset(m, bits)
+            bits = _fits(m, m[F_BIT_SIZE] or 0, 8, "bit size")
+            offset = _fits(m, self.member_bit_offset(m, bits), 32, "member bit offset")
             kflag = kflag or bits != 0 or offset % 8 != 0
             members.append(Member(m[F_NAME] or "", self.ref(m[F_TYPE]), offset, bits))
+            where.append(m)
+        if kflag:
+            # Beside a bitfield size an offset has 24 bits (libbpf refuses more).
+            for m, mem in zip(where, members):
+                _fits(m, mem.offset, 24, "member bit offset in a struct with bitfields")
+        _vlen(d, len(members))
         cls = Union if union else Struct
-        self.put(self.ids[i], cls(name, d[F_BYTE_SIZE] or 0, members, kflag))
+        self.put(self.ids[i], cls(name, _fits(d, d[F_BYTE_SIZE] or 0, 32, "byte size"),
+                                  members, kflag))
 
     def member_bit_offset(self, m: tuple, bits: int) -> int:
         """Bits from the aggregate's start to the member's lowest-order bit."""
@@ -341,13 +358,14 @@ class _Unit:
 
     def enumeration(self, i: int, d: tuple) -> None:
         name = d[F_NAME] or ""
-        size = d[F_BYTE_SIZE] or 4
+        size = _fits(d, d[F_BYTE_SIZE] or 4, 32, "byte size")
         raw = []
         for c in self.children.get(i, ()):
             e = self.dies[c]
             if e[F_TAG] == Tag.enumerator:
                 v = e[F_CONST_VALUE]
                 raw.append((e[F_NAME] or "", v if isinstance(v, int) else 0))
+        _vlen(d, len(raw))
         if size > 4 and self.opts.enum64:
             base = self.die_of(d[F_TYPE])
             signed = base is not None and self.dies[base][F_ENCODING] in SIGNED_ATE
@@ -409,6 +427,7 @@ class _Unit:
                 vararg = True
         if vararg:
             params.append(Param("", 0))
+        _vlen(self.dies[i], len(params))
         return FuncProto(self.ref(ret), params), named, where
 
     # -- candidates ----------------------------------------------------------
@@ -882,6 +901,22 @@ class _FuncFacts:
                 packed = bool(size % top)
         self.packed[i] = packed
         return packed
+
+
+def _fits(d: tuple, v: int, bits: int, what: str) -> int:
+    """`v` if it is in [0, 2**bits), else a DwarfError naming the DIE: BTF
+    keeps sizes and offsets in unsigned fields of that width."""
+    if 0 <= v < 1 << bits:
+        return v
+    raise DwarfError(f"{name_of(Tag, d[F_TAG])}: {what} {v} does not fit BTF "
+                     f"(unsigned, {bits} bits)", section=".debug_info", offset=d[F_OFFSET])
+
+
+def _vlen(d: tuple, n: int) -> None:
+    """Members, values or parameters are counted in 24 bits of a BTF type."""
+    if n > MAX_VLEN_WIDE:
+        raise DwarfError(f"{name_of(Tag, d[F_TAG])} has {n} entries; BTF counts at most "
+                         f"{MAX_VLEN_WIDE}", section=".debug_info", offset=d[F_OFFSET])
 
 
 def _signed(v: int, bits: int) -> int:
