@@ -82,6 +82,10 @@ class UnitMap:
     def __len__(self) -> int:
         return self.first + len(self.own)
 
+    def tobytes(self) -> bytes:
+        """The map's content (for hashing a run's result)."""
+        return self.first.to_bytes(8, "little") + self.known.tobytes() + self.own.tobytes()
+
 
 class Deduper:
     """Deduplicate BTF types one compilation unit at a time.

@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 from .btf.kinds import FuncLinkage, VarLinkage
 from .btf.model import Btf, Datasec, DeclTag, Func, FuncProto, Param, Var, VarSecinfo
 from .dwarf.constants import Lang
+from .exports.tags import tag_candidates
 from .features import Features
 from .graph.convert import FuncCandidate, Options, UnitTypes, VarCandidate, convert
 from .select import ElfFunctionTable, FunctionTable, Skip, VariableTable
@@ -33,6 +34,9 @@ class Request:
     features: Features = field(default_factory=Features)
     jobs: int = 1
     lang_exclude: frozenset[int] = frozenset()
+    # Skip types earlier units described identically (compiled walk only);
+    # off, every unit is converted in full: the same output, slower.
+    signatures: bool = True
 
 
 @dataclass(slots=True)
@@ -50,13 +54,29 @@ def _options(features: Features, elf) -> Options:
                    func_facts=features.modern_funcs, machine=int(elf.machine))
 
 
+# With the compiled walk, a unit's own types are numbered from UNIT_FIRST and
+# the types earlier units described identically (same signature) are not
+# converted again: the unit refers to them as KNOWN_FIRST + k.
+UNIT_FIRST = 1 << 30
+KNOWN_FIRST = 1 << 29
+
+
 def _convert_unit(dwarf, unit, first_id: int, opts: Options,
-                  lang_exclude: frozenset[int]) -> UnitTypes | None:
-    """Walk and convert one unit; None if its language is excluded."""
-    from .dwarf.walk import walk_unit
+                  lang_exclude: frozenset[int], seen=None) -> UnitTypes | None:
+    """Walk and convert one unit; None if its language is excluded.  With
+    `seen` (a _cwalk.SigSet of the signatures handed out so far by this
+    process) only types it lacks are converted, and it learns theirs;
+    references to names `_NAMES` says are defined one way only are signed
+    by name."""
+    from .dwarf.fast import walk_unit
     dies = walk_unit(dwarf, unit)
     if dies.language in lang_exclude:
         return None
+    recs = dies.dies
+    todo = known = None
+    if seen is not None and hasattr(recs, "classify"):
+        todo = recs.classify(seen, 0, _NAMES.get("names"))
+        known = recs.sig
     addr_base = dies.addr_base
 
     def addrx(index: int) -> int:
@@ -66,37 +86,53 @@ def _convert_unit(dwarf, unit, first_id: int, opts: Options,
         from .dwarf.loclists import location_list
         return [e.expr for e in location_list(dwarf, dies, offset)]
 
-    return convert(dies.dies, dies.index(), first_id=first_id, opts=opts, name=dies.name,
-                   addrx=addrx, producer=dies.producer, loclist=loclist)
+    return convert(recs, dies.index(), first_id=first_id, opts=opts, name=dies.name,
+                   addrx=addrx, producer=dies.producer, loclist=loclist, todo=todo,
+                   known=known, known_first=KNOWN_FIRST)
 
 
 # --- worker processes ------------------------------------------------------------
 
 _worker: dict = {}
+# Pass 1's result (fast.names), set before any worker is forked.
+_NAMES: dict = {}
 
 
-def _worker_init(path: str, first_id: int, opts: Options, lang_exclude) -> None:
+def _worker_init(path: str, first_id: int, opts: Options, lang_exclude,
+                 signatures: bool) -> None:
     from .dwarf.reader import Dwarf
     _worker.update(dwarf=Dwarf.open(path), first_id=first_id, opts=opts,
-                   lang_exclude=lang_exclude)
+                   lang_exclude=lang_exclude, seen=_seen_set(signatures))
 
 
 def _worker_unit(unit) -> UnitTypes | None:
+    # A worker's units come in increasing order, so every signature its set
+    # knows was handed to the parent in an earlier unit than this one.
     w = _worker
-    return _convert_unit(w["dwarf"], unit, w["first_id"], w["opts"], w["lang_exclude"])
+    return _convert_unit(w["dwarf"], unit, w["first_id"], w["opts"], w["lang_exclude"],
+                         w["seen"])
+
+
+def _seen_set(signatures: bool):
+    from .dwarf import fast
+    return fast.SigSet() if signatures and fast.available() else None
 
 
 def _unit_results(req: Request, dwarf, first_id: int, opts: Options) -> Iterator:
     """(unit, UnitTypes | None) in unit order, from this process or a pool."""
     units = list(dwarf.units())
-    if req.jobs <= 1 or len(units) < 2:
+    # With signatures each process would convert again what another one
+    # already handed over: one process does more useful work (BENCHMARKS.md).
+    signed = first_id == UNIT_FIRST
+    if req.jobs <= 1 or len(units) < 2 or signed:
+        seen = _seen_set(req.signatures)
         for unit in units:
-            yield unit, _convert_unit(dwarf, unit, first_id, opts, req.lang_exclude)
+            yield unit, _convert_unit(dwarf, unit, first_id, opts, req.lang_exclude, seen)
         return
     import multiprocessing
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(req.jobs, _worker_init,
-                  (req.path, first_id, opts, req.lang_exclude)) as pool:
+                  (req.path, first_id, opts, req.lang_exclude, req.signatures)) as pool:
         yield from zip(units, pool.imap(_worker_unit, units, chunksize=4))
 
 
@@ -111,7 +147,9 @@ def encode(req: Request, progress: Callable[[int, int], None] | None = None) -> 
         elf = dwarf.elf
         feats = req.features
         opts = _options(feats, elf)
-        first_id = req.base.type_count if req.base is not None else 1
+        from .dwarf import fast
+        first_id = UNIT_FIRST if req.signatures and fast.available() else \
+            req.base.type_count if req.base is not None else 1
         symbols = elf.symbols()
         skips: list[Skip] = []
         functions = ElfFunctionTable.from_symbols(symbols) if feats.modern_funcs \
@@ -123,19 +161,30 @@ def encode(req: Request, progress: Callable[[int, int], None] | None = None) -> 
         funcs: list[tuple[int, FuncCandidate, str | None]] = []
         vars_: list[tuple[int, VarCandidate, str | None]] = []
         warnings: list[str] = []
+        sig2id: dict[bytes, int] = {}      # type signature -> store id
+        _NAMES.clear()
+        if first_id == UNIT_FIRST:
+            _NAMES["names"] = fast.names(dwarf, req.lang_exclude)
         n = 0
         for n, (unit, ut) in enumerate(_unit_results(req, dwarf, first_id, opts), 1):
             if progress:
                 progress(n, unit.offset)
             if ut is None:
                 continue
-            handle = deduper.add_unit(ut.types)
+            known = [sig2id[sig] for sig in ut.known]
+            handle = deduper.add_unit(ut.types, first=first_id, known=known,
+                                      known_first=KNOWN_FIRST)
+            for sig, type_id in ut.signed:
+                if sig not in sig2id:
+                    sig2id[sig] = deduper.store_id(handle, type_id)
             warnings += (f"CU {ut.name}: {w}" for w in ut.warnings)
             funcs += ((handle, f, ut.name) for f in ut.funcs)
             vars_ += ((handle, v, ut.name) for v in ut.vars)
         btf, maps = deduper.finish()
+        tagger = tag_candidates(elf, feats, funcs, vars_)    # kfunc/export DECL_TAGs (exports/)
     emit_functions(btf, maps, funcs, functions, skips, consistent=feats.consistent_func)
     emit_variables(btf, maps, vars_, variables, skips)
+    warnings += tagger.missing(btf, skips)                  # .BTF_ids functions left out
     return Result(btf, skips, warnings, n)
 
 

@@ -34,6 +34,9 @@ PAHOLE_FEATURES: dict[str, bool] = {
     "layout": False,
 }
 
+# Our own features, never in `default` (docs/EXPORTS.md).
+OWN_FEATURES: dict[str, bool] = {"export_tags": False}
+
 
 @dataclass(slots=True)
 class Features:
@@ -53,6 +56,7 @@ class Features:
     attributes: bool = False
     true_signature: bool = False
     layout: bool = False
+    export_tags: bool = False
 
     @classmethod
     def none(cls) -> "Features":
@@ -72,7 +76,7 @@ class Features:
                 for f, on in PAHOLE_FEATURES.items():
                     if on:
                         setattr(out, f, True)
-            elif name in PAHOLE_FEATURES:
+            elif name in PAHOLE_FEATURES or name in OWN_FEATURES:
                 setattr(out, name, True)
             else:
                 (warn or _warn)(f"unknown btf feature '{name}' ignored")

@@ -78,17 +78,25 @@ static inline uint64_t rd_le(const uint8_t *p, int n)
     return v;
 }
 
+/* A ULEB128 that does not fit 64 bits sets `bad` too: no real value needs
+ * more, and walk.py, reading it exactly, finds it past any end. */
 static inline uint64_t uleb(Cur *c)
 {
     uint64_t v = 0;
     int shift = 0;
     while (c->pos < c->end) {
         uint8_t b = c->d[c->pos++];
-        if (shift < 64)
-            v |= (uint64_t)(b & 0x7f) << shift;
+        uint64_t part = b & 0x7f;
+        if (shift < 64) {
+            v |= part << shift;
+            if (shift > 57 && (part >> (64 - shift)))
+                c->bad = 1;
+        } else if (part) {
+            c->bad = 1;
+        }
         shift += 7;
         if (!(b & 0x80))
-            return v;
+            return c->bad ? 0 : v;
     }
     c->bad = 1;
     return 0;
@@ -498,7 +506,7 @@ static int read_val(Cur *c, const Spec *q, int size, Ctx *x, Val *v, int keep)
         uint64_t n;
         if (form == FORM_block || form == FORM_exprloc) {
             n = uleb(c);
-            if (c->bad) { x->err = "truncated or malformed DIE (block length)"; return -1; }
+            if (c->bad) { x->err = "truncated or malformed DIE (block past the end of the unit)"; return -1; }
         } else {
             int w = form == FORM_block1 ? 1 : form == FORM_block2 ? 2 : 4;
             if (c->end - c->pos < w) { x->err = "truncated or malformed DIE (block length)"; return -1; }
@@ -977,7 +985,10 @@ static int is_type_tag(int32_t tag)
 /* Hash one field value's content (not its encoding); references are edges. */
 static int hval(UnitObject *u, H *h, int k, const Val *v)
 {
-    hw(h, ((uint64_t)k << 8) | v->kind);
+    /* a string is a string and a number a number, whichever form holds it */
+    int kind = v->kind == V_CSTR || v->kind == V_LSTR ? V_STR : v->kind;
+    if (kind == V_SINT) kind = (int64_t)v->v < 0 ? V_SINT : V_UINT;
+    hw(h, ((uint64_t)k << 8) | (uint64_t)kind);
     switch (v->kind) {
     case V_STR: case V_LSTR: {
         Py_buffer *sec = v->kind == V_STR ? &u->str : &u->lstr;
@@ -993,12 +1004,27 @@ static int hval(UnitObject *u, H *h, int k, const Val *v)
         hbytes(h, (const uint8_t *)u->data.buf + v->v, v->len);
         return 0;
     default:
-        hw(h, v->v);
+        /* DW_AT_const_value as sdata or implicit_const: signed either way */
+        hw(h, k == F_CF && v->v == FORM_implicit_const ? FORM_sdata : v->v);
         return 0;
     }
 }
 
+struct NamesObject;
+static int names_cut(struct NamesObject *names, H key);
+
+/* How references to named aggregates, enums and typedefs are signed: not at
+ * all (their signature is followed), always by name (collecting which names
+ * each node refers to), or by name where `names` says every definition of
+ * the name in the input is the same. */
+enum { CUT_NONE, CUT_ALL, CUT_NAMES };
+
 typedef struct {
+    int mode;
+    struct NamesObject *names;
+    H *cut;               /* CUT_ALL: the names each node refers to directly */
+    int32_t *cstart;      /* per node, into cut */
+    int32_t ncut, cutcap;
     int32_t *node_of;     /* record -> type node index or -1 */
     int32_t *rec_of;      /* node -> record */
     int32_t nn;
@@ -1007,6 +1033,26 @@ typedef struct {
     int32_t *estart, *edge; /* CSR edges: targets as node indexes */
     int32_t ne;
 } G;
+
+static int is_cut_kind(int32_t tag)
+{
+    /* class, enumeration, structure, typedef, union */
+    return tag == 0x02 || tag == 0x04 || tag == 0x13 || tag == 0x16 || tag == 0x17;
+}
+
+/* The key of a named aggregate, enum or typedef: its tag and name; 0 if it
+ * has no name. */
+static int key_of(UnitObject *u, int32_t rec, H *key)
+{
+    const Rec *r = &u->recs[rec];
+    const Val *v = field_of(u->vals, r, F_NAME);
+    if (!v || (v->kind != V_STR && v->kind != V_CSTR)) return 0;
+    H h = { 0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL };
+    hw(&h, (uint64_t)r->tag);
+    if (hval(u, &h, F_NAME, v) < 0) return 0;
+    *key = h;
+    return 1;
+}
 
 /* The content hash of record `rec`'s subtree (a type node), and its edges
  * (the type nodes its subtree refers to, in preorder). */
@@ -1022,14 +1068,36 @@ static int node_content(UnitObject *u, G *g, int32_t rec, int32_t **edges, int32
         Rec *r = &u->recs[i];
         hw(&h, 0xd1e00000ULL | (uint64_t)r->tag);
         hw(&h, (uint64_t)(i == rec ? 0 : 1));
-        for (uint32_t j = 0; j < r->nv; j++) {
-            const Val *v = &u->vals[r->vstart + j];
-            int k = v->field;
-            if (v->kind == V_NONE) continue;
+        /* by field, the last value of a field winning: what the record says,
+         * whatever the abbreviation's order of attributes */
+        const Val *at[NF] = {0};
+        for (uint32_t j = 0; j < r->nv; j++)
+            at[u->vals[r->vstart + j].field] = &u->vals[r->vstart + j];
+        for (int k = F_NAME; k < NF; k++) {
+            const Val *v = at[k];
+            if (!v || v->kind == V_NONE) continue;
             if (v->kind == V_REF || v->kind == V_DIEREF || v->kind == V_SIG) {
                 if (v->kind != V_REF || k != F_TYPE) { g->bad[node] = 1; continue; }
                 Py_ssize_t t = find(u, v->v);
                 if (t < 0 || g->node_of[t] < 0) { g->bad[node] = 1; continue; }
+                H key;
+                if (g->mode != CUT_NONE && is_cut_kind(u->recs[t].tag) &&
+                    key_of(u, (int32_t)t, &key) &&
+                    (g->mode == CUT_ALL || names_cut(g->names, key))) {
+                    hw(&h, 0xc07c07ULL);
+                    hw(&h, key.a);
+                    hw(&h, key.b);
+                    if (g->mode == CUT_ALL) {
+                        if (g->ncut == g->cutcap) {
+                            g->cutcap = g->cutcap ? 2 * g->cutcap : 256;
+                            H *c2 = PyMem_Realloc(g->cut, g->cutcap * sizeof(H));
+                            if (!c2) { PyErr_NoMemory(); return -1; }
+                            g->cut = c2;
+                        }
+                        g->cut[g->ncut++] = key;
+                    }
+                    continue;
+                }
                 hw(&h, 0xed6e0000ULL | (uint64_t)k);
                 if (*ne == *ecap) {
                     int32_t *e2 = PyMem_Realloc(*edges, 2 * (size_t)*ecap * sizeof(int32_t));
@@ -1054,8 +1122,14 @@ static int node_content(UnitObject *u, G *g, int32_t rec, int32_t **edges, int32
             *stp = s2;
             *stcap = cap;
         }
+        /* a type declared inside this one is a node of its own (and read
+         * only if referred to): its subtree is not this node's content */
         Py_ssize_t j = sp + cnt;
-        for (int32_t c = r->first_child; c >= 0; c = u->recs[c].next_sib) (*stp)[--j] = c;
+        for (int32_t c = r->first_child; c >= 0; c = u->recs[c].next_sib) {
+            if (g->node_of[c] >= 0) { hw(&h, 0x7e57edULL); cnt--; continue; }
+            (*stp)[--j] = c;
+        }
+        if (j != sp) memmove(&(*stp)[sp], &(*stp)[j], cnt * sizeof(int32_t));
         sp += cnt;
     }
     g->h0[node] = h;
@@ -1080,12 +1154,17 @@ static Py_ssize_t distinct(H *tmp, H *src, int32_t *members, int32_t k)
     return d;
 }
 
+static void names_define(struct NamesObject *names, UnitObject *u, G *g, H *sig,
+                         uint8_t *ok);
+
 /* Signatures of every type node (Tarjan's SCCs, sinks first). */
-static int sign(UnitObject *u, uint64_t seed)
+static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *names)
 {
     Py_ssize_t n = u->n;
     G g;
     memset(&g, 0, sizeof g);
+    g.mode = mode;
+    g.names = names;
     g.node_of = PyMem_Malloc((n ? n : 1) * sizeof(int32_t));
     g.rec_of = PyMem_Malloc((n ? n : 1) * sizeof(int32_t));
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -1100,8 +1179,10 @@ static int sign(UnitObject *u, uint64_t seed)
     int32_t *edges = PyMem_Malloc(ecap * sizeof(int32_t));
     Py_ssize_t stcap = 256;
     int32_t *stbuf = PyMem_Malloc(stcap * sizeof(int32_t));
+    g.cstart = PyMem_Malloc((nn + 1) * sizeof(int32_t));
     for (int32_t v = 0; v < nn; v++) {
         g.estart[v] = ne;
+        g.cstart[v] = g.ncut;
         if (node_content(u, &g, g.rec_of[v], &edges, &ne, &ecap, &stbuf, &stcap) < 0) {
             PyMem_Free(stbuf);
             return -1;   /* leaks the scratch arrays: only on out-of-memory */
@@ -1109,6 +1190,7 @@ static int sign(UnitObject *u, uint64_t seed)
     }
     PyMem_Free(stbuf);
     g.estart[nn] = ne;
+    g.cstart[nn] = g.ncut;
     g.edge = edges;
 
     H *sig = PyMem_Calloc(nn ? nn : 1, sizeof(H));
@@ -1220,6 +1302,10 @@ static int sign(UnitObject *u, uint64_t seed)
             sn = k;
         }
     }
+    if (mode == CUT_ALL)
+        names_define(names, u, &g, sig, ok);
+    PyMem_Free(u->sig);
+    PyMem_Free(u->sigok);
     u->sig = PyMem_Calloc((n ? n : 1) * 2, sizeof(uint64_t));
     u->sigok = PyMem_Calloc(n ? n : 1, 1);
     for (int32_t v = 0; v < nn; v++) {
@@ -1230,6 +1316,7 @@ static int sign(UnitObject *u, uint64_t seed)
             u->sigok[r] = 1;
         }
     }
+    PyMem_Free(g.cut); PyMem_Free(g.cstart);
     PyMem_Free(g.node_of); PyMem_Free(g.rec_of); PyMem_Free(g.h0); PyMem_Free(g.bad);
     PyMem_Free(g.estart); PyMem_Free(edges); PyMem_Free(sig); PyMem_Free(ok);
     PyMem_Free(index); PyMem_Free(low); PyMem_Free(stk); PyMem_Free(on);
@@ -1237,6 +1324,210 @@ static int sign(UnitObject *u, uint64_t seed)
     PyMem_Free(col2); PyMem_Free(tmp);
     return 0;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Names whose every definition is the same                                  */
+
+typedef struct {
+    H key, sig;
+    uint8_t state;        /* 1 one definition so far, 2 several, 3 unsigned */
+    uint8_t in;           /* finish(): cut references to it */
+    int32_t ref0, nref;   /* the names its definition refers to */
+} Name;
+
+typedef struct NamesObject {
+    PyObject_HEAD
+    Name *slot;
+    Py_ssize_t cap, n;
+    H *refs;
+    Py_ssize_t nrefs, refcap;
+    int finished;
+} NamesObject;
+
+static PyTypeObject NamesType;
+
+static Name *names_slot(NamesObject *t, H key, int create)
+{
+    if (!key.a && !key.b) key.a = 1;
+    if (create && (t->n + 1) * 2 > t->cap) {
+        Py_ssize_t cap = t->cap ? t->cap * 2 : 4096;
+        Name *s2 = PyMem_Calloc(cap, sizeof(Name));
+        if (!s2) return NULL;
+        for (Py_ssize_t i = 0; i < t->cap; i++) {
+            Name *e = &t->slot[i];
+            if (!e->state) continue;
+            Py_ssize_t j = (Py_ssize_t)(e->key.a & (cap - 1));
+            while (s2[j].state) j = (j + 1) & (cap - 1);
+            s2[j] = *e;
+        }
+        PyMem_Free(t->slot);
+        t->slot = s2;
+        t->cap = cap;
+    }
+    if (!t->cap) return NULL;
+    Py_ssize_t j = (Py_ssize_t)(key.a & (t->cap - 1));
+    while (t->slot[j].state) {
+        if (t->slot[j].key.a == key.a && t->slot[j].key.b == key.b) return &t->slot[j];
+        j = (j + 1) & (t->cap - 1);
+    }
+    if (!create) return NULL;
+    t->slot[j].key = key;
+    t->n++;
+    return &t->slot[j];
+}
+
+/* A reference to a name is cut when every definition of it in the input is
+ * the same (and so are the names those refer to), or when it is never
+ * defined: then every unit sees the same declaration. */
+static int names_cut(NamesObject *t, H key)
+{
+    Name *e = names_slot(t, key, 0);
+    return !e || e->in;
+}
+
+/* Pass 1: record each named definition of the unit with its signature
+ * (references to names cut) and the names it reaches. */
+static void names_define(NamesObject *t, UnitObject *u, G *g, H *sig, uint8_t *ok)
+{
+    int32_t nn = g->nn;
+    int32_t *seen = PyMem_Calloc(nn ? nn : 1, sizeof(int32_t));
+    int32_t *stack = PyMem_Malloc((nn ? nn : 1) * sizeof(int32_t));
+    int32_t stamp = 0;
+    for (int32_t v = 0; v < nn; v++) {
+        int32_t rec = g->rec_of[v];
+        Rec *r = &u->recs[rec];
+        if (!is_cut_kind(r->tag)) continue;
+        const Val *decl = field_of(u->vals, r, F_DECL);
+        if (decl && decl->v) continue;
+        H key;
+        if (!key_of(u, rec, &key)) continue;
+        Name *e = names_slot(t, key, 1);
+        if (!e) return;
+        if (!ok[v]) { e->state = 3; continue; }
+        if (e->state == 0) {
+            e->state = 1;
+            e->sig = sig[v];
+            /* the names reached through uncut references */
+            e->ref0 = (int32_t)t->nrefs;
+            stamp++;
+            int32_t sp = 0;
+            stack[sp++] = v;
+            seen[v] = stamp;
+            while (sp) {
+                int32_t x = stack[--sp];
+                for (int32_t c = g->cstart[x]; c < g->cstart[x + 1]; c++) {
+                    if (t->nrefs == t->refcap) {
+                        t->refcap = t->refcap ? 2 * t->refcap : 4096;
+                        t->refs = PyMem_Realloc(t->refs, t->refcap * sizeof(H));
+                    }
+                    t->refs[t->nrefs++] = g->cut[c];
+                }
+                for (int32_t ei = g->estart[x]; ei < g->estart[x + 1]; ei++) {
+                    int32_t w = g->edge[ei];
+                    if (seen[w] != stamp) { seen[w] = stamp; stack[sp++] = w; }
+                }
+            }
+            e->nref = (int32_t)(t->nrefs - e->ref0);
+        } else if (e->state == 1 && (e->sig.a != sig[v].a || e->sig.b != sig[v].b)) {
+            e->state = 2;
+        }
+    }
+    PyMem_Free(seen);
+    PyMem_Free(stack);
+}
+
+static PyObject *names_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    NamesObject *t = (NamesObject *)type->tp_alloc(type, 0);
+    if (t) { t->slot = NULL; t->cap = t->n = 0; t->refs = NULL; t->nrefs = t->refcap = 0; t->finished = 0; }
+    return (PyObject *)t;
+}
+
+static void names_dealloc(PyObject *self)
+{
+    NamesObject *t = (NamesObject *)self;
+    PyMem_Free(t->slot);
+    PyMem_Free(t->refs);
+    Py_TYPE(self)->tp_free(self);
+}
+
+/* add(unit): pass 1 over one walked unit */
+static PyObject *names_add(PyObject *self, PyObject *arg)
+{
+    if (!PyObject_TypeCheck(arg, &UnitType)) {
+        PyErr_SetString(PyExc_TypeError, "add() takes a Unit");
+        return NULL;
+    }
+    UnitObject *u = (UnitObject *)arg;
+    if (sign(u, 0, CUT_ALL, (NamesObject *)self) < 0) return NULL;
+    if (PyErr_Occurred()) return NULL;
+    Py_RETURN_NONE;
+}
+
+/* finish(): which names to cut at: one definition, itself referring only to
+ * such names (the greatest such set).  Returns how many. */
+static PyObject *names_finish(PyObject *self, PyObject *unused)
+{
+    NamesObject *t = (NamesObject *)self;
+    for (Py_ssize_t i = 0; i < t->cap; i++)
+        t->slot[i].in = t->slot[i].state == 1;
+    int changed = 1;
+    while (changed) {
+        changed = 0;
+        for (Py_ssize_t i = 0; i < t->cap; i++) {
+            Name *e = &t->slot[i];
+            if (!e->in) continue;
+            for (int32_t r = 0; r < e->nref; r++) {
+                Name *f = names_slot(t, t->refs[e->ref0 + r], 0);
+                if (f && !f->in) { e->in = 0; changed = 1; break; }
+            }
+        }
+    }
+    Py_ssize_t cnt = 0;
+    for (Py_ssize_t i = 0; i < t->cap; i++) cnt += t->slot[i].in;
+    t->finished = 1;
+    return PyLong_FromSsize_t(cnt);
+}
+
+/* info(tag, name) -> (state, cut, names referred to) or None: for tests */
+static PyObject *names_info(PyObject *self, PyObject *args)
+{
+    int tag;
+    const char *name;
+    Py_ssize_t len;
+    if (!PyArg_ParseTuple(args, "is#", &tag, &name, &len))
+        return NULL;
+    H h = { 0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL };
+    hw(&h, (uint64_t)tag);
+    hw(&h, ((uint64_t)F_NAME << 8) | V_STR);
+    hbytes(&h, (const uint8_t *)name, len);
+    Name *e = names_slot((NamesObject *)self, h, 0);
+    if (!e) Py_RETURN_NONE;
+    return Py_BuildValue("(iii)", e->state, e->in, e->nref);
+}
+
+static Py_ssize_t names_len(PyObject *self) { return ((NamesObject *)self)->n; }
+
+static PySequenceMethods names_seq = { .sq_length = names_len };
+
+static PyMethodDef names_methods[] = {
+    {"add", names_add, METH_O, "add(unit): the unit's named definitions (pass 1)"},
+    {"finish", names_finish, METH_NOARGS, "finish() -> how many names are cut"},
+    {"info", names_info, METH_VARARGS, "info(tag, name) -> (state, cut, refs) or None"},
+    {NULL}
+};
+
+static PyTypeObject NamesType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "encoder.dwarf._cwalk.Names",
+    .tp_basicsize = sizeof(NamesObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Named types with one definition in the whole input.",
+    .tp_new = names_new,
+    .tp_dealloc = names_dealloc,
+    .tp_as_sequence = &names_seq,
+    .tp_methods = names_methods,
+};
 
 /* ------------------------------------------------------------------------ */
 /* A set of 128-bit signatures                                               */
@@ -1327,9 +1618,16 @@ static PyObject *unit_classify(PyObject *self, PyObject *args)
     UnitObject *u = (UnitObject *)self;
     SigSetObject *seen;
     unsigned long long seed;
-    if (!PyArg_ParseTuple(args, "O!K", &SigSetType, &seen, &seed))
+    PyObject *names = Py_None;
+    if (!PyArg_ParseTuple(args, "O!K|O", &SigSetType, &seen, &seed, &names))
         return NULL;
-    if (!u->sig && sign(u, seed) < 0)
+    if (names != Py_None && (!PyObject_TypeCheck(names, &NamesType) ||
+                             !((NamesObject *)names)->finished)) {
+        PyErr_SetString(PyExc_TypeError, "names must be a finished Names");
+        return NULL;
+    }
+    if (sign(u, seed, names == Py_None ? CUT_NONE : CUT_NAMES,
+             names == Py_None ? NULL : (NamesObject *)names) < 0)
         return NULL;
     Py_ssize_t n = u->n;
     /* state per record: 1 in todo, 0 not */
@@ -1452,7 +1750,8 @@ static struct PyModuleDef moddef = {
 
 PyMODINIT_FUNC PyInit__cwalk(void)
 {
-    if (PyType_Ready(&UnitType) < 0 || PyType_Ready(&SigSetType) < 0)
+    if (PyType_Ready(&UnitType) < 0 || PyType_Ready(&SigSetType) < 0 ||
+        PyType_Ready(&NamesType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&moddef);
     if (!m) return NULL;
@@ -1462,6 +1761,7 @@ PyMODINIT_FUNC PyInit__cwalk(void)
     PyModule_AddObject(m, "Fallback", Py_NewRef(Fallback));
     PyModule_AddObject(m, "Unit", Py_NewRef((PyObject *)&UnitType));
     PyModule_AddObject(m, "SigSet", Py_NewRef((PyObject *)&SigSetType));
+    PyModule_AddObject(m, "Names", Py_NewRef((PyObject *)&NamesType));
     PyObject *dies = PyImport_ImportModule("encoder.dwarf.dies");
     if (!dies) return NULL;
     DieRefType = PyObject_GetAttrString(dies, "DieRef");

@@ -30,7 +30,7 @@ from .abbrev import (BAD, C_ADDRX, C_BOOL, C_DIEREF, C_DIEREF_ABS, C_INT, C_LOCX
                      C_REF, C_RNGX, C_SIG, C_STRP, C_STRX, P_ACT, P_FIXED, P_KIDS, P_SIB,
                      P_SIBREAD, P_SKIP, P_SPECS, P_STEPS, P_TAG, P_TMPL, S_BLOCK, S_BLOCK1,
                      S_BLOCK2, S_BLOCK4, S_CSTR, S_FORM, S_PLAIN, S_RUN, S_SKIPN, S_SLEB,
-                     S_ULEB, conversion)
+                     S_ULEB, conversion, form_fits)
 from .constants import At, Form, Tag
 from .dies import CTX_ALL, CTX_SKIP, F_OFFSET, F_PARENT, JUMP, Die, DieRef, TypeSig
 from .forms import read_sleb, read_uleb, read_value
@@ -358,7 +358,7 @@ def walk_unit(dwarf: Dwarf, unit: Unit) -> UnitDies:
                             rec[st[1]] = v
                     elif k == S_FORM:
                         form, v, pos = read_value(data, pos, st[3], shape)
-                        if st[1] >= 0:
+                        if st[1] >= 0 and form_fits(st[1], form):
                             rec[st[1]] = _convert_form(convert, form, st[1], v)
                     else:                       # S_BLOCK1/2/4
                         w, rd = _BLOCK_LEN[k]

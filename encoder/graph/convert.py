@@ -90,12 +90,18 @@ class VarCandidate:
 
 @dataclass(slots=True)
 class UnitTypes:
-    """What one unit contributes: its types and its candidates."""
+    """What one unit contributes: its types and its candidates.
+
+    With signatures (`convert(known=...)`): `known[k]` is the signature of
+    the earlier type that id `known_first + k` stands for, and `signed`
+    pairs each signature this unit described first with its id here."""
     name: str | None
     types: list[Type]
     funcs: list[FuncCandidate]
     vars: list[VarCandidate]
     warnings: list[str]
+    known: list[bytes] = field(default_factory=list)
+    signed: list[tuple[bytes, int]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -151,8 +157,16 @@ class _Unit:
     """The state of converting one unit; `convert()` is the entry point."""
 
     def __init__(self, dies: list[tuple], index: dict[int, int], first_id: int,
-                 opts: Options, addrx, producer: str | None = None, loclist=None):
+                 opts: Options, addrx, producer: str | None = None, loclist=None,
+                 todo=None, known=None, known_first: int = 0):
         self.dies = dies
+        # The records to convert (all, unless `known` says some types were
+        # described by earlier units: then those become references).
+        self.todo = range(len(dies)) if todo is None else todo
+        self.known = known
+        self.known_first = known_first
+        self.new = set(self.todo) if known is not None else None
+        self.known_sigs: list[bytes] = []
         self.addrx = addrx
         self.producer = producer
         self.loclist = loclist
@@ -203,6 +217,12 @@ class _Unit:
         got = self.ids.get(i)
         if got is not None:
             return got
+        if self.known is not None and i not in self.new:
+            sig = self.known(i)
+            if sig is not None:
+                got = self.ids[i] = self.known_first + len(self.known_sigs)
+                self.known_sigs.append(sig)
+                return got
         d = self.dies[i]
         if d[F_TAG] in TRANSPARENT_TAGS and depth < 64:
             j = self.die_of(d[F_TYPE])
@@ -242,21 +262,29 @@ class _Unit:
     # -- the passes ----------------------------------------------------------
 
     def convert(self) -> tuple[list[FuncCandidate], list[VarCandidate]]:
-        dies = self.dies
-        for i, d in enumerate(dies):
-            p = d[F_PARENT]
-            if p >= 0:
-                self.children.setdefault(p, []).append(i)
+        dies, todo = self.dies, self.todo
+        if hasattr(dies, "children"):
+            self.children = _Children(dies)
+        else:
+            for i, d in enumerate(dies):
+                p = d[F_PARENT]
+                if p >= 0:
+                    self.children.setdefault(p, []).append(i)
         # Ids first, so references can point forward; then the types.
-        for i, d in enumerate(dies):
-            tag = d[F_TAG]
+        for i in todo:
+            tag = dies[i][F_TAG]
             if tag in _MAKERS:
                 self.ids[i] = self.new_id()
             elif tag == Tag.unspecified_type:
                 self.ids[i] = 0
-            if tag == Tag.base_type and d[F_NAME] == "int" and self.int_id is None:
-                self.int_id = self.ids[i]
-        for i, d in enumerate(dies):
+        first_int = getattr(dies, "first_int", None)
+        if first_int is None:
+            first_int = next((i for i, d in enumerate(dies) if d[F_TAG] == Tag.base_type
+                              and d[F_NAME] == "int"), -1)
+        if first_int >= 0:
+            self.int_id = self.type_of(first_int)
+        for i in todo:
+            d = dies[i]
             make = _MAKERS.get(d[F_TAG])
             if make is not None:
                 make(self, i, d)
@@ -268,7 +296,8 @@ class _Unit:
         if self.opts.func_facts:
             self.func_flags = _FuncFacts(self).flags()
         funcs, vars_ = [], []
-        for i, d in enumerate(dies):
+        for i in todo:
+            d = dies[i]
             if d[F_TAG] == Tag.subprogram:
                 funcs.append(self.function(i, d))
             elif d[F_TAG] == Tag.variable and d[F_PARENT] == -1:
@@ -485,9 +514,20 @@ class _Unit:
             declaration=bool(d[F_DECLARATION]), has_spec=spec is not None,
             tags=tags, offset=d[F_OFFSET])
 
+    def signed(self) -> list[tuple[bytes, int]]:
+        """(signature, id) of every type this unit describes first."""
+        out = []
+        known = self.known
+        for i in self.todo:
+            sig = known(i)
+            if sig is not None:
+                out.append((sig, self.type_of(i)))
+        return out
+
     def aggregate_decl_tags(self) -> None:
         """DECL_TAGs on structs, unions, their members, and typedefs."""
-        for i, d in enumerate(self.dies):
+        for i in self.todo:
+            d = self.dies[i]
             tag = d[F_TAG]
             if tag not in (Tag.structure_type, Tag.union_type, Tag.class_type, Tag.typedef):
                 continue
@@ -584,7 +624,8 @@ class _FuncFacts:
         dies, u = self.dies, self.u
         params: dict[int, _Param] = {}
         funcs: list[tuple[int, list[_Param]]] = []
-        for i, d in enumerate(dies):
+        for i in u.todo:
+            d = dies[i]
             if d[F_TAG] != Tag.subprogram:
                 continue
             plist = []
@@ -946,17 +987,41 @@ _MAKERS = {
 }
 
 
+class _Children:
+    """`children.get(i, ())` answered by the compiled walk's records."""
+
+    __slots__ = ("dies", "cache")
+
+    def __init__(self, dies):
+        self.dies = dies
+        self.cache: dict[int, list[int]] = {}
+
+    def get(self, i: int, default=()):
+        got = self.cache.get(i)
+        if got is None:
+            got = self.cache[i] = self.dies.children(i)
+        return got or default
+
+
 def convert(dies: list[tuple], index: dict[int, int], *, first_id: int = 1,
             opts: Options | None = None, name: str | None = None,
-            addrx=None, producer: str | None = None, loclist=None) -> UnitTypes:
+            addrx=None, producer: str | None = None, loclist=None,
+            todo=None, known=None, known_first: int = 0) -> UnitTypes:
     """Convert one unit's DIE records.
 
     `index` maps DIE offsets to positions in `dies`; `addrx` resolves a
     DW_OP_addrx index through the unit's .debug_addr.  For
     `Options.func_facts`: `producer` is the unit's DW_AT_producer and
     `loclist(offset)` gives the expressions of a location list, in order.
+
+    `todo` (record indexes) and `known(i)` (a type's signature, or None)
+    come from the compiled walk's `classify`: only the records in `todo` are
+    converted; a type outside it with a signature was described by an
+    earlier unit and becomes the reference known_first + k (UnitTypes.known).
     """
-    u = _Unit(dies, index, first_id, opts or Options(), addrx, producer, loclist)
+    u = _Unit(dies, index, first_id, opts or Options(), addrx, producer, loclist,
+              todo, known, known_first)
     funcs, vars_ = u.convert()
-    return UnitTypes(name, u.types, funcs, vars_, u.warnings)
+    signed = u.signed() if known is not None else []
+    return UnitTypes(name, u.types, funcs, vars_, u.warnings, u.known_sigs, signed)
 

@@ -1,0 +1,133 @@
+"""The compiled DIE walk (`_cwalk.c`) behind walk.py's interface.
+
+`walk_unit` returns the same `UnitDies` as walk.walk_unit, but its records
+are a compiled `Unit`: a sequence of dies.py tuples built on demand, which
+also answers `get(offset)` (so it serves as the unit's index), `children(i)`
+and `classify(seen, seed)` (the type signatures, see _cwalk.c).  Without the
+extension (no C compiler at install time), or for what the extension leaves
+to Python (DW_FORM_indirect, sparse abbreviation codes), walk.py does the
+work and `classify` is not available.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ..errors import DwarfError
+from . import walk as reference
+from .abbrev import conversion, form_fits
+from .dies import ATTR_FIELD, FLAG_FIELDS, NFIELDS, actions_for
+from .forms import read_uleb
+from .reader import Dwarf, Unit
+
+try:
+    from . import _cwalk
+except ImportError:          # pragma: no cover - depends on the installation
+    _cwalk = None
+
+if _cwalk is not None:
+    assert _cwalk.NFIELDS == NFIELDS
+
+SigSet = _cwalk.SigSet if _cwalk is not None else None
+
+
+def names(dwarf: Dwarf, lang_exclude=frozenset()):
+    """Pass 1 over every unit: the names of aggregates, enums and typedefs
+    defined one way only in the whole input (and referring only to such
+    names), whose references the signatures may then take by name.  The
+    big cycles of kernel types (task_struct reaches most of a unit) differ
+    between units in some corner; signed through such names they do not."""
+    table = _cwalk.Names()
+    for unit in dwarf.units():
+        dies = walk_unit(dwarf, unit)
+        if dies.language in lang_exclude or not hasattr(dies.dies, "classify"):
+            continue
+        table.add(dies.dies)
+    table.finish()
+    return table
+
+
+def available() -> bool:
+    return _cwalk is not None
+
+
+def _tables() -> tuple[bytes, bytes, bytes]:
+    """dies.py's attribute -> field map, abbrev.py's conversions (0xFF: a
+    form of the wrong class, skipped) and the flag fields, as byte tables for
+    _cwalk.compile_abbrev."""
+    af = bytearray(max(ATTR_FIELD) + 1)
+    for at, field in ATTR_FIELD.items():
+        af[at] = field + 1
+    conv = bytes(conversion(f, form) if form_fits(f, form) else 0xFF
+                 for f in range(NFIELDS) for form in range(64))
+    flags = bytes(f in FLAG_FIELDS for f in range(NFIELDS))
+    return bytes(af), conv, flags
+
+
+_TABLES = _tables() if _cwalk is not None else None
+
+
+def _table(dwarf: Dwarf, unit: Unit):
+    """The unit's abbreviation table compiled by _cwalk (cached per table),
+    or None when _cwalk leaves it to walk.py."""
+    cache = dwarf.__dict__.setdefault("_ctables", {})
+    shape = unit.shape
+    key = (unit.abbrev_offset, shape)
+    got = cache.get(key)
+    if got is None:
+        try:
+            got = _cwalk.compile_abbrev(dwarf.abbrev, unit.abbrev_offset, shape.version,
+                                        shape.address_size, shape.offset_size, *_TABLES,
+                                        actions_for)
+        except _cwalk.Fallback:
+            got = False
+        cache[key] = got
+    return got
+
+
+def walk_unit(dwarf: Dwarf, unit: Unit) -> reference.UnitDies:
+    """walk.walk_unit, compiled where possible."""
+    if _cwalk is None:
+        return reference.walk_unit(dwarf, unit)
+    out = reference.UnitDies(unit, dwarf.path)
+    data = dwarf.unit_bytes(unit)
+    uoff = unit.offset
+    dpos = unit.die_offset - uoff
+    table = _table(dwarf, unit)
+    root = None
+    if table:
+        try:
+            root = _cwalk.specs(table, read_uleb(data, dpos)[0])
+        except IndexError:
+            pass
+    if root is None:
+        return reference.walk_unit(dwarf, unit)
+    tag, kids, specs = root
+    plan = (tag, kids, (0, 0, 0, 0), 0, (), -1, None, None, (), specs)
+    code = read_uleb(data, dpos)[0]
+    try:
+        pos, kids = reference._root(dwarf, unit, data, {code: plan}, out)
+    except DwarfError as e:
+        raise e.located(file=dwarf.path, section=".debug_info", offset=uoff + dpos) from None
+    except (IndexError, KeyError, struct.error, TypeError) as e:
+        raise reference._malformed(dwarf, unit, dpos, data, e, None) from None
+    out.visited = 1
+    if not kids:
+        return out
+    spans = (dwarf.str, dwarf.line_str, dwarf.str_offsets, dwarf.addr, dwarf.loclists,
+             dwarf.rnglists)
+    bases = (out.str_offsets_base or 0, out.addr_base or 0, out.loclists_base or 0,
+             out.rnglists_base or 0)
+    try:
+        recs = _cwalk.walk(data, pos, uoff, table, spans, bases, unit.offset_size,
+                           unit.address_size)
+    except _cwalk.Fallback:
+        return reference.walk_unit(dwarf, unit)
+    except _cwalk.Malformed as e:
+        what, at = e.args[0] if len(e.args) == 1 else e.args
+        raise DwarfError(what, file=dwarf.path, section=".debug_info",
+                         offset=uoff + at) from None
+    out.dies = recs
+    out.visited = recs.visited
+    out._index = recs
+    return out

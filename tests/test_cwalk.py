@@ -1,0 +1,139 @@
+"""The compiled walk (_cwalk.c) against the reference walk (walk.py), and
+the type signatures that let the encoder skip what earlier units described.
+
+Both walks run on the same inputs and must give the same records, value for
+value and type for type; encoding with and without signatures must give the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import pytest
+
+from encoder.btf.writer import encode as write
+from encoder.dwarf import fast, walk
+from encoder.dwarf.constants import Tag
+from encoder.dwarf.dies import F_DECLARATION, F_NAME, F_OFFSET, F_PARENT, F_TAG
+from encoder.dwarf.reader import Dwarf
+from encoder.encode import Request, encode
+from encoder.features import Features
+
+HERE = os.path.dirname(__file__)
+OBJECTS = sorted(glob.glob(os.path.join(HERE, "..", "fixtures", "obj", "*.o")))
+FEATURES = "var,decl_tag,type_tag,enum64,float"
+
+needs_cwalk = pytest.mark.skipif(not fast.available(),
+                                 reason="the compiled walk is not built (no C compiler)")
+
+
+def _same_records(path: str) -> int:
+    """Walk every unit both ways; return how many records were compared."""
+    n = 0
+    with Dwarf.open(path) as d:
+        for unit in d.units():
+            ref = walk.walk_unit(d, unit)
+            got = fast.walk_unit(d, unit)
+            assert got.visited == ref.visited
+            assert (got.name, got.producer, got.language) == (ref.name, ref.producer,
+                                                              ref.language)
+            assert len(got.dies) == len(ref.dies)
+            kids: dict[int, list[int]] = {}
+            for i, want in enumerate(ref.dies):
+                have = got.dies[i]
+                assert have == want, (path, i)
+                assert [type(v) for v in have] == [type(v) for v in want], (path, i)
+                if want[F_PARENT] >= 0:
+                    kids.setdefault(want[F_PARENT], []).append(i)
+                assert got.index().get(want[F_OFFSET]) == i
+            if hasattr(got.dies, "children"):
+                for i in range(len(ref.dies)):
+                    assert got.dies.children(i) == kids.get(i, [])
+            n += len(ref.dies)
+    return n
+
+
+@needs_cwalk
+@pytest.mark.parametrize("path", OBJECTS, ids=os.path.basename)
+def test_compiled_walk_gives_the_reference_records(path):
+    _same_records(path)
+
+
+@needs_cwalk
+def test_lookup_misses_and_bounds():
+    with Dwarf.open(OBJECTS[0]) as d:
+        unit = next(d.units())
+        recs = fast.walk_unit(d, unit).dies
+        assert recs.get(None) is None
+        assert recs.get(-5, "x") == "x"
+        assert recs.get(recs[0][F_OFFSET] + 1) is None
+        with pytest.raises(IndexError):
+            recs[len(recs)]
+        assert recs.children(len(recs) + 3) == []
+
+
+def _encode(path: str, *, signatures: bool) -> bytes:
+    req = Request(path, features=Features.parse(FEATURES), signatures=signatures)
+    return write(encode(req).btf)
+
+
+@needs_cwalk
+@pytest.mark.parametrize("path", OBJECTS, ids=os.path.basename)
+def test_signatures_change_nothing_in_the_output(path):
+    assert _encode(path, signatures=True) == _encode(path, signatures=False)
+
+
+def test_without_the_extension_the_reference_walk_encodes(monkeypatch):
+    """What a machine without a C compiler runs: walk.py for everything."""
+    path = next(p for p in OBJECTS if "multi" in p or "kinds" in p)
+    want = _encode(path, signatures=False)
+    monkeypatch.setattr(fast, "_cwalk", None)
+    assert not fast.available()
+    assert _encode(path, signatures=True) == want
+
+
+@needs_cwalk
+def test_a_unit_seen_twice_has_no_new_types_the_second_time():
+    path = next(p for p in OBJECTS if "kinds.gcc" in p)
+    with Dwarf.open(path) as d:
+        unit = next(d.units())
+        seen = fast.SigSet()
+        recs = fast.walk_unit(d, unit).dies
+        first = recs.classify(seen, 0)
+        signed = [i for i in first if recs.sig(i) is not None]
+        assert signed and len(seen) == len({recs.sig(i) for i in signed})
+        again = fast.walk_unit(d, unit).dies.classify(seen, 0)
+        assert not [i for i in again if recs.sig(i) is not None]
+        # what stays to convert: functions, variables and what hangs under them
+        assert all(recs[i][F_TAG] not in (Tag.structure_type, Tag.union_type,
+                                          Tag.typedef, Tag.enumeration_type)
+                   for i in again)
+
+
+@needs_cwalk
+def test_names_defined_one_way_are_cut():
+    path = next(p for p in OBJECTS if "kinds.gcc" in p)
+    with Dwarf.open(path) as d:
+        table = fast.names(d)
+        recs = fast.walk_unit(d, next(d.units())).dies
+        structs = [recs[i][F_NAME] for i in range(len(recs))
+                   if recs[i][F_TAG] == Tag.structure_type and recs[i][F_NAME]
+                   and not recs[i][F_DECLARATION]]
+    assert structs
+    assert table.finish() >= 1
+    for name in structs:
+        state, cut, _ = table.info(int(Tag.structure_type), name)
+        assert state == 1 and cut == 1
+    # declared, never defined: not in the table, and so cut (every unit
+    # sees the same declaration)
+    assert table.info(int(Tag.structure_type), "node") is None
+
+
+@pytest.mark.corpus
+@needs_cwalk
+def test_compiled_walk_on_a_real_module(corpus_dir):
+    import corpus
+    xfs = next(p for p in corpus.dbg_module_paths(corpus_dir) if p.name == "xfs.ko")
+    assert _same_records(str(xfs)) > 500_000
