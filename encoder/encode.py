@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from .btf.kinds import FuncLinkage, VarLinkage
-from .btf.model import Btf, Datasec, DeclTag, Func, FuncProto, Param, Var, VarSecinfo
+from .btf.model import (Btf, Datasec, DeclTag, Enum, Enum64, Func, FuncProto, Fwd, Param,
+                        Struct, Typedef, Union, Var, VarSecinfo)
 from .dwarf.constants import Lang
 from .exports.tags import tag_candidates
 from .features import Features
@@ -75,7 +76,7 @@ def _convert_unit(dwarf, unit, first_id: int, opts: Options,
     recs = dies.dies
     todo = known = None
     if seen is not None and hasattr(recs, "classify"):
-        todo = recs.classify(seen, 0, _NAMES.get("names"))
+        todo = recs.classify(seen, 0, _NAMES.get("names"), _NAMES.get("funcs"))
         known = recs.sig
     addr_base = dies.addr_base
 
@@ -89,6 +90,17 @@ def _convert_unit(dwarf, unit, first_id: int, opts: Options,
     return convert(recs, dies.index(), first_id=first_id, opts=opts, name=dies.name,
                    addrx=addrx, producer=dies.producer, loclist=loclist, todo=todo,
                    known=known, known_first=KNOWN_FIRST)
+
+
+def _base_names(base: Btf | None) -> set[str]:
+    """Names of the aggregates, enums, declarations and typedefs of `base`."""
+    out: set[str] = set()
+    b = base
+    while b is not None:
+        out.update(t.name for t in b.types
+                   if t.name and isinstance(t, (Struct, Union, Enum, Enum64, Fwd, Typedef)))
+        b = b.base
+    return out
 
 
 # --- worker processes ------------------------------------------------------------
@@ -164,7 +176,13 @@ def encode(req: Request, progress: Callable[[int, int], None] | None = None) -> 
         sig2id: dict[bytes, int] = {}      # type signature -> store id
         _NAMES.clear()
         if first_id == UNIT_FIRST:
-            _NAMES["names"] = fast.names(dwarf, req.lang_exclude)
+            # Over a base, a name the base knows is never signed by name:
+            # dedup keeps a module's view of a base declaration apart.
+            _NAMES["names"] = fast.names(dwarf, req.lang_exclude, _base_names(req.base))
+            # A function the ELF file has no symbol of cannot become a FUNC
+            # (either rule set): its DIEs need not be converted.
+            elf_funcs = set(functions.entries) if feats.modern_funcs else functions.names
+            _NAMES["funcs"] = elf_funcs or None
         n = 0
         for n, (unit, ut) in enumerate(_unit_results(req, dwarf, first_id, opts), 1):
             if progress:

@@ -1330,7 +1330,7 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
 
 typedef struct {
     H key, sig;
-    uint8_t state;        /* 1 one definition so far, 2 several, 3 unsigned */
+    uint8_t state;        /* 1 one definition so far, 2 several, 3 unsigned, 4 excluded */
     uint8_t in;           /* finish(): cut references to it */
     int32_t ref0, nref;   /* the names its definition refers to */
 } Name;
@@ -1489,6 +1489,39 @@ static PyObject *names_finish(PyObject *self, PyObject *unused)
     return PyLong_FromSsize_t(cnt);
 }
 
+static H name_key(int tag, const char *name, Py_ssize_t len)
+{
+    H h = { 0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL };
+    hw(&h, (uint64_t)tag);
+    hw(&h, ((uint64_t)F_NAME << 8) | V_STR);
+    hbytes(&h, (const uint8_t *)name, len);
+    return h;
+}
+
+/* exclude(names): never cut at these names (a split BTF's base has them,
+ * and dedup over a base treats its declarations apart). */
+static PyObject *names_exclude(PyObject *self, PyObject *arg)
+{
+    static const int tags[] = { 0x02, 0x04, 0x13, 0x16, 0x17 };
+    PyObject *it = PyObject_GetIter(arg);
+    if (!it) return NULL;
+    PyObject *o;
+    while ((o = PyIter_Next(it))) {
+        Py_ssize_t len;
+        const char *name = PyUnicode_AsUTF8AndSize(o, &len);
+        if (!name) { Py_DECREF(o); Py_DECREF(it); return NULL; }
+        for (int k = 0; k < 5; k++) {
+            Name *e = names_slot((NamesObject *)self, name_key(tags[k], name, len), 1);
+            if (!e) { Py_DECREF(o); Py_DECREF(it); return PyErr_NoMemory(); }
+            e->state = 4;
+        }
+        Py_DECREF(o);
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) return NULL;
+    Py_RETURN_NONE;
+}
+
 /* info(tag, name) -> (state, cut, names referred to) or None: for tests */
 static PyObject *names_info(PyObject *self, PyObject *args)
 {
@@ -1497,11 +1530,7 @@ static PyObject *names_info(PyObject *self, PyObject *args)
     Py_ssize_t len;
     if (!PyArg_ParseTuple(args, "is#", &tag, &name, &len))
         return NULL;
-    H h = { 0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL };
-    hw(&h, (uint64_t)tag);
-    hw(&h, ((uint64_t)F_NAME << 8) | V_STR);
-    hbytes(&h, (const uint8_t *)name, len);
-    Name *e = names_slot((NamesObject *)self, h, 0);
+    Name *e = names_slot((NamesObject *)self, name_key(tag, name, len), 0);
     if (!e) Py_RETURN_NONE;
     return Py_BuildValue("(iii)", e->state, e->in, e->nref);
 }
@@ -1514,6 +1543,7 @@ static PyMethodDef names_methods[] = {
     {"add", names_add, METH_O, "add(unit): the unit's named definitions (pass 1)"},
     {"finish", names_finish, METH_NOARGS, "finish() -> how many names are cut"},
     {"info", names_info, METH_VARARGS, "info(tag, name) -> (state, cut, refs) or None"},
+    {"exclude", names_exclude, METH_O, "exclude(names): never cut at these"},
     {NULL}
 };
 
@@ -1610,17 +1640,23 @@ static PyTypeObject SigSetType = {
 
 static const int32_t SUBPROGRAM = 0x2e;
 
-/* classify(seen, seed) -> todo: record indexes the encoder must read: every
- * type DIE whose signature `seen` lacks (then added), the non-type DIEs under
- * those, and everything outside types except subprogram declarations. */
+/* classify(seen, seed, names=None, funcs=None) -> todo: record indexes the
+ * encoder must read: every type DIE whose signature `seen` lacks (then
+ * added), the non-type DIEs under those, and everything outside types except
+ * subprogram declarations and, given `funcs` (a set), subprograms named
+ * otherwise. */
 static PyObject *unit_classify(PyObject *self, PyObject *args)
 {
     UnitObject *u = (UnitObject *)self;
     SigSetObject *seen;
     unsigned long long seed;
-    PyObject *names = Py_None;
-    if (!PyArg_ParseTuple(args, "O!K|O", &SigSetType, &seen, &seed, &names))
+    PyObject *names = Py_None, *funcs = Py_None;
+    if (!PyArg_ParseTuple(args, "O!K|OO", &SigSetType, &seen, &seed, &names, &funcs))
         return NULL;
+    if (funcs != Py_None && !PyAnySet_Check(funcs)) {
+        PyErr_SetString(PyExc_TypeError, "funcs must be a set of names");
+        return NULL;
+    }
     if (names != Py_None && (!PyObject_TypeCheck(names, &NamesType) ||
                              !((NamesObject *)names)->finished)) {
         PyErr_SetString(PyExc_TypeError, "names must be a finished Names");
@@ -1645,6 +1681,16 @@ static PyObject *unit_classify(PyObject *self, PyObject *args)
         } else if (r->parent < 0) {
             const Val *decl = r->tag == SUBPROGRAM ? field_of(u->vals, r, F_DECL) : NULL;
             keep = !(decl && decl->kind == V_BOOL && decl->v);
+            const Val *nm;
+            if (keep && funcs != Py_None && r->tag == SUBPROGRAM &&
+                (nm = field_of(u->vals, r, F_NAME)) != NULL) {
+                /* a named function the ELF file has no symbol for */
+                PyObject *o = val_obj(u, nm);
+                int has = o ? PySet_Contains(funcs, o) : -1;
+                Py_XDECREF(o);
+                if (has < 0) { PyMem_Free(in); Py_DECREF(todo); return NULL; }
+                keep = has;
+            }
         } else {
             keep = in[r->parent];
         }

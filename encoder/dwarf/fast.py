@@ -31,13 +31,15 @@ if _cwalk is not None:
 SigSet = _cwalk.SigSet if _cwalk is not None else None
 
 
-def names(dwarf: Dwarf, lang_exclude=frozenset()):
+def names(dwarf: Dwarf, lang_exclude=frozenset(), exclude=()):
     """Pass 1 over every unit: the names of aggregates, enums and typedefs
     defined one way only in the whole input (and referring only to such
     names), whose references the signatures may then take by name.  The
     big cycles of kernel types (task_struct reaches most of a unit) differ
-    between units in some corner; signed through such names they do not."""
+    between units in some corner; signed through such names they do not.
+    Names in `exclude` are never cut at."""
     table = _cwalk.Names()
+    table.exclude(exclude)
     for unit in dwarf.units():
         dies = walk_unit(dwarf, unit)
         if dies.language in lang_exclude or not hasattr(dies.dies, "classify"):
