@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from ..errors import BtfError, Dwarf2BtfError
+from ..errors import BtfError, Dwarf2BtfError, ElfError
 from .kinds import (LAYOUT, MAX_NAME_OFFSET, FuncLinkage, IntEncoding,
                     Kind, VarLinkage)
 from .model import (Array, Btf, Const, Datasec, DeclTag, Enum, Enum64, EnumValue,
@@ -150,7 +150,11 @@ def read_sections(path: str | Path) -> tuple[bytes, bytes | None, str | None]:
             f.seek(0)
             return f.read(), None, None
     from ..elf.sections import section_bytes
-    found = section_bytes(path, (".BTF", ".BTF.base"))
+    try:
+        found = section_bytes(path, (".BTF", ".BTF.base"))
+    except OSError as e:        # the file opened: pyelftools seeked where a header lies
+        raise ElfError(f"malformed ELF: a header points outside the file ({e.strerror})",
+                       file=str(path)) from None
     if ".BTF" not in found:
         raise BtfError("no .BTF section in this ELF file")
     return found[".BTF"], found.get(".BTF.base"), ".BTF"
