@@ -383,5 +383,7 @@ class VariableTable:
                     return "a generated name (pahole's filter_variable_name)"
                 if v.address == 0 and v.name != name:
                     return f"address 0 and the symbol there is '{name}'"
+                if offset + size > 0xFFFFFFFF:
+                    return f"{size} bytes at {offset:#x}: past what BTF's 32-bit offsets reach"
                 return sec, offset, name, size
         return "no sized object symbol at its address in a selected section"
