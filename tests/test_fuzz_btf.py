@@ -10,6 +10,7 @@ exit 2 with one line naming the file.
 
 from __future__ import annotations
 
+import random
 import struct
 from pathlib import Path
 
@@ -17,8 +18,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fuzz import elfio, mutate
-from fuzz.oracle import budget, explain, try_input
+from fuzz import elfio, mutate, regress
+from fuzz.oracle import budget, explain, meets, try_input
 
 REPO = Path(__file__).resolve().parents[1]
 OBJ = REPO / "fixtures" / "obj"
@@ -31,15 +32,15 @@ def _in_elf(raw: bytes) -> bytes:
     return elfio.add_section((OBJ / "kinds.gcc.dwarf5.o").read_bytes(), ".BTF", raw)
 
 
-def _failures(cases, workdir) -> list[str]:
+def _failures(cases, workdir, both: bool = False) -> list[str]:
     """Run (recipe, data) cases, `dump` and `verify` in turn (both read the
-    blob from the start; the budget pays for one run per case)."""
+    blob from the start; the budget pays for one run per case), or `both`."""
     bad = []
     for k, (recipe, data) in enumerate(cases):
-        command = ("dump", "verify")[k % 2]
-        verdict, run = try_input(command, data, workdir, forked=True)
-        if not verdict.ok:
-            bad.append(explain(verdict, run, f"{command} {recipe}"))
+        for command in ("dump", "verify") if both else (("dump", "verify")[k % 2],):
+            verdict, run = try_input(command, data, workdir, forked=True)
+            if not verdict.ok:
+                bad.append(explain(verdict, run, f"{command} {recipe}"))
     return bad
 
 
@@ -85,6 +86,29 @@ def test_btf_mutations(raw, rnd, n, elf, command, tmp_path_factory):
     verdict, run = try_input(command, data, tmp_path_factory.mktemp("btf"), forked=True)
     assert verdict.ok, explain(verdict, run, f"{command} {raw.name}"
                                f"{' in ELF' if elf else ''}: {note}")
+
+
+def test_the_elf_container_lies(tmp_path):
+    """`dump` and `verify` read an ELF file's .BTF: its headers lie too."""
+    data = _in_elf(TARGET.read_bytes())
+    cases = []
+    for name in (".BTF", ".shstrtab", ".symtab", ".strtab"):
+        index = elfio.section(data, name).index
+        for k, lie in enumerate(mutate.SHDR_LIES):
+            cases.append(mutate.shdr(data, random.Random(k), lie, index))
+    cases += [mutate.ehdr(data, random.Random(k), lie)
+              for lie in mutate.EHDR_LIES for k in range(2)]
+    bad = _failures(cases, tmp_path, both=True)
+    assert not bad, f"{len(bad)} failures:\n" + "\n".join(bad[:5])
+
+
+@pytest.mark.parametrize("r", [r for r in regress.REGRESSIONS if r.family == "btf"],
+                         ids=lambda r: r.name)
+def test_regression(r, tmp_path):
+    for command in ("dump", "verify"):
+        verdict, run = try_input(command, (regress.DIR / r.name).read_bytes(), tmp_path,
+                                 forked=True)
+        assert meets(verdict, r.expect), explain(verdict, run, f"{command} {r.name}")
 
 
 @pytest.mark.parametrize("vlen", [0xFFFF, 0xFFFFFF])

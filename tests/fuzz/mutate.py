@@ -135,7 +135,7 @@ def shdr(data: bytes, rng: random.Random, lie: str | None = None,
     lie = lie or rng.choice(SHDR_LIES)
     n = len(data)
     if lie == "offset-past-eof":
-        field, v = "offset", n + rng.choice((0, 1, 4096, 1 << 31))
+        field, v = "offset", n + rng.choice((0, 1, 4096, 1 << 31, 1 << 62))
     elif lie == "size-past-eof":
         field, v = "size", n - s.offset + rng.choice((1, 8, 4096))
     elif lie == "size-huge":

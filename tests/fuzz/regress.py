@@ -65,11 +65,29 @@ def _symbol_value_max() -> bytes:
     return bytes(data)
 
 
+def _symbol_size_huge() -> bytes:
+    """A variable's st_size with 0xff in its fifth byte (and one relocation
+    addend byte cleared): a VAR past 4 GB in its DATASEC (found by the loop
+    campaign, case 19461 of seed 1)."""
+    data = bytearray(_fixture("btf_tags.clang.dwarf5.o"))
+    data[0x7F6] = 0x00          # in .rela.debug_info
+    data[0x78D] = 0xFF          # in .symtab: byte 4 of an st_size
+    return bytes(data)
+
+
 def _debug_str_moved() -> bytes:
     """.debug_str's sh_offset moved onto other bytes: names full of control
     characters, one of them a newline."""
     data = _fixture("static_dup.clang.dwarf4.o")
     return elfio.set_field(data, elfio.section(data, ".debug_str").index, "offset", 0xD50)
+
+
+def _btf_offset_2_62() -> bytes:
+    """An object carrying .BTF, whose header puts it at offset 2**62 (found by
+    atheris: pyelftools' seek failed with an OSError, taken for an I/O error)."""
+    host = _fixture("kinds.gcc.dwarf5.o")
+    data = elfio.add_section(host, ".BTF", _fixture("kinds.gcc.dwarf5.btf"))
+    return elfio.set_field(data, elfio.section(data, ".BTF").index, "offset", 1 << 62)
 
 
 # --- found by the DWARF mutations (rebuilt small with dwarfgen) ------------------------------
@@ -159,9 +177,15 @@ REGRESSIONS = [
     Regression("elf-symbol-value-max.o", "elf", "encode", "ok",
                "internal error (OverflowError adding the section address)", "readers",
                _symbol_value_max),
+    Regression("elf-symbol-size-huge.o", "elf", "encode", "ok",
+               "internal error (OverflowError writing a DATASEC entry)", "readers",
+               _symbol_size_huge),
     Regression("elf-debug-str-moved.o", "elf", "encode", "Invalid name",
                "a refusal of two lines (a name with a newline in the message)", "readers",
                _debug_str_moved),
+    Regression("elf-btf-offset-2-62.o", "btf", "verify", "malformed ELF",
+               "internal error in `verify` (OSError from pyelftools' seek); `dump` said "
+               "'cannot read: Invalid argument'", "readers", _btf_offset_2_62),
     Regression("dwarf-name-data4.o", "dwarf", "encode", "Invalid name",
                "internal error (an int as a name reached the string table)", "readers",
                _name_data4),
