@@ -21,23 +21,14 @@ from fuzz.oracle import explain, meets, try_input
 LIMIT_S = 10.0
 MEMORY_MB = 768
 
-# Cases that fail in the DIE walk, whose fix belongs to its author (see
-# fixtures/regress/README.md): the failure message says so.
-WALK_BUGS = {
-    "deep_die_nesting": "the compiled walk's classify() is quadratic in the depth of the "
-                        "DIE tree (4000 deep: 2.5 s, 8000: 8 s, 20000: ~50 s and 800 MB)",
-}
-
 
 @pytest.mark.parametrize("case", hostile.CASES, ids=lambda c: c.name)
 def test_hostile_input_is_bounded(case, tmp_path):
     data = case.make()
     verdict, run = try_input(case.command, data, tmp_path, forked=True, timeout=LIMIT_S,
                              memory_mb=MEMORY_MB)
-    owner = f"\nFOR THE DIE WALK'S AUTHOR: {WALK_BUGS[case.name]}" \
-        if case.name in WALK_BUGS else ""
     assert meets(verdict, case.expect), explain(verdict, run, f"{case.name} ({case.why}); "
-                                                f"expected {case.expect!r}") + owner
+                                                f"expected {case.expect!r}")
     assert run.seconds < LIMIT_S
 
 

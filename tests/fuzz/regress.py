@@ -202,7 +202,7 @@ REGRESSIONS = [
                "internal error (IndexError reading the operand)", "readers", _plus_uconst_cut),
     Regression("dwarf-split4-gcc.o", "dwarf", "encode", "split DWARF",
                "a confusing refusal ('No type found' about the output)", "readers", None),
-    Regression("walk-indirect-name-data4.o", "dwarf", "encode", "Invalid name",
+    Regression("walk-indirect-name-data4.o", "dwarf", "encode", "ok",
                "internal error (an int as a name reached the string table)", "walk",
                _indirect_name_data4),
     Regression("walk-block-length-2-64.o", "dwarf", "encode", "past the end",
