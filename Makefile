@@ -3,7 +3,7 @@ PYTHON ?= python3
 PIP    ?= $(PYTHON) -m pip
 CORPUS  = $(PYTHON) tests/corpus.py
 
-.PHONY: setup oracles demo test corpus kernel-check bench fixtures lint clean
+.PHONY: setup oracles demo test corpus kernel-check bench fixtures lint clean fuzz
 
 ## setup: install the package with its test extra, and the oracles (root)
 setup: oracles
@@ -13,7 +13,7 @@ setup: oracles
 oracles:
 	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	  apt-get install -y -qq bpftool dwarves libbpf1 zstd clang >/dev/null; \
+	  apt-get install -y -qq bpftool dwarves libbpf1 zstd clang llvm >/dev/null; \
 	else echo "oracles: not root or no apt-get; install bpftool dwarves libbpf1 zstd clang yourself"; fi
 
 ## demo: install, fetch Debian's 6.1 kernel, show our reading of its BTF next to bpftool's
@@ -43,6 +43,11 @@ bench:
 ## fixtures: rebuild the compiled C fixtures under fixtures/ and their expected outputs
 fixtures:
 	$(PYTHON) fixtures/build.py
+
+## fuzz: the long fuzzing campaign (FUZZ_SECONDS=600, FUZZ_TARGETS=elf,dwarf,btf,
+##       FUZZ_ENGINE=loop or atheris, FUZZ_OUT=~/.cache/dwarf2btf/fuzz); docs/ROBUSTNESS.md
+fuzz:
+	cd tests && $(PYTHON) -m fuzz.campaign
 
 ## lint: static checks
 lint:

@@ -651,6 +651,32 @@ def fetch(series_name: str = DEFAULT_SERIES, *, kernel: str | None = None,
     return root
 
 
+# Another build of the 6.1 series (6.1.170 against the corpus' 6.1.192): module
+# BTF relocated onto its vmlinux, as the kernel does for an out-of-tree module.
+OTHER_BUILD = "6.1.0-47-cloud-amd64"
+
+
+def other_vmlinux_btf(krel: str = OTHER_BUILD, series: str = DEFAULT_SERIES) -> Path:
+    """The vmlinux .BTF of another kernel build, from its -unsigned package
+    alone (26 MB; the vmlinuz inside is decompressed), cached in
+    vmlinux-btf/<krel>.btf."""
+    out = cache_dir() / "vmlinux-btf" / f"{krel}.btf"
+    if out.is_file():
+        return out
+    deb = download(SERIES[series], PARTS["unsigned"].format(krel=krel))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        _extract(deb, Path(tmp) / "pkg")
+        elf = Path(tmp) / "vmlinux"
+        elf.write_bytes(extract_vmlinux(Path(tmp) / "pkg" / "boot" / f"vmlinuz-{krel}"))
+        btf = section_data(elf, ".BTF")
+        if btf is None:
+            raise RuntimeError(f"the vmlinux of {krel} carries no .BTF")
+        (Path(tmp) / "btf").write_bytes(btf)
+        os.replace(Path(tmp) / "btf", out)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="corpus.py", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)

@@ -302,6 +302,22 @@ class Btf:
     def own_ids(self) -> range:
         return range(self.start_id, self.type_count)
 
+    # The Python API's conveniences (encoder/api.py); the work is elsewhere.
+    def to_bytes(self) -> bytes:
+        """The BTF blob (writer.encode)."""
+        from .writer import encode
+        return encode(self)
+
+    def dump(self, format: str = "raw") -> str:
+        """`bpftool btf dump file` text, or with format="json" its `-j` document."""
+        from .dump import dump_json, dump_text
+        return dump_json(self) if format == "json" else "".join(dump_text(self))
+
+    def write(self, path) -> None:
+        """Write the blob to `path` as a raw BTF file, atomically."""
+        from ..output import write_btf_file
+        write_btf_file(path, self.to_bytes())
+
     def size_of(self, type_id: int, pointer_size: int = 8) -> int:
         """Bytes of a type, through typedefs, modifiers and tags (0: unsized)."""
         for _ in range(64):
