@@ -71,6 +71,7 @@ class BaseIndex:
                 self.ref_table.setdefault((lb, ref[b]), b)
         self.declarations = [b for b in range(1, self.end) if is_fwd_label(lab[b])]
         self._partition: Partition | None = None
+        self._candidates: dict | None = None    # Graph's graph_table over this base
         self.aggregates: dict = {}      # (kind, name) -> (class, first id) or None: ambiguous
         self.enums: dict = {}           # name -> first full enum
 
@@ -133,14 +134,22 @@ class Graph:
         graph_table: label -> candidates (see _add_candidate), for STRUCT,
                      UNION and TYPEDEF;
         ref_table:   (label, canonical refs) -> id, for the reference kinds.
-        """
+
+        The base's candidate buckets are built once per base (BaseIndex) and
+        shared; `graph_table` holds only the buckets this store changed (a
+        base bucket is copied on its first change), so a batch over many
+        modules pays for the base's once."""
         base = self.base
         self.prim_table = base.prim_table.copy()
         self.ref_table = base.ref_table.copy()
+        if base._candidates is None:
+            self.graph_table = self.base_buckets = {}
+            for lb, ids in base.graph_table.items():
+                for b in ids:
+                    self._add_candidate(b, lb)
+            base._candidates = self.graph_table
+        self.base_buckets = base._candidates
         self.graph_table = {}
-        for lb, ids in base.graph_table.items():
-            for b in ids:
-                self._add_candidate(b, lb)
 
     def reset_store(self) -> None:
         """Forget the store (keep the base and its FWD resolutions)."""
@@ -286,6 +295,8 @@ class Graph:
 
     def _candidates(self, g: int, lg: Label):
         bucket = self.graph_table.get(lg)
+        if bucket is None:
+            bucket = self.base_buckets.get(lg)
         if bucket is not None and bucket.__class__ is not list:
             bucket = bucket.get(self._shape_key(g))
         if bucket and bucket[0] < self.base_end <= bucket[-1]:
@@ -299,6 +310,11 @@ class Graph:
     def _add_candidate(self, g: int, lg: Label) -> None:
         graph = self.graph_table
         bucket = graph.get(lg)
+        if bucket is None and graph is not self.base_buckets:
+            shared = self.base_buckets.get(lg)
+            if shared is not None:
+                bucket = graph[lg] = shared[:] if shared.__class__ is list else \
+                    {key: ids[:] for key, ids in shared.items()}
         if bucket is None:
             graph[lg] = [g]
         elif bucket.__class__ is list:

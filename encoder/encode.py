@@ -12,6 +12,7 @@ any number of jobs.  Only the compact per-unit results cross processes.
 from __future__ import annotations
 
 import array
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -92,14 +93,25 @@ def _convert_unit(dwarf, unit, first_id: int, opts: Options,
                    known=known, known_first=KNOWN_FIRST)
 
 
+_BASE_NAMES: "weakref.WeakKeyDictionary[Btf, tuple[int, set[str]]]" = \
+    weakref.WeakKeyDictionary()
+
+
 def _base_names(base: Btf | None) -> set[str]:
-    """Names of the aggregates, enums, declarations and typedefs of `base`."""
+    """Names of the aggregates, enums, declarations and typedefs of `base`
+    (kept while the base lives: a batch shares one)."""
+    if base is None:
+        return set()
+    got = _BASE_NAMES.get(base)
+    if got is not None and got[0] == base.type_count:
+        return got[1]
     out: set[str] = set()
     b = base
     while b is not None:
         out.update(t.name for t in b.types
                    if t.name and isinstance(t, (Struct, Union, Enum, Enum64, Fwd, Typedef)))
         b = b.base
+    _BASE_NAMES[base] = (base.type_count, out)
     return out
 
 
@@ -211,30 +223,52 @@ class Interner:
 
     After dedup, type ids are canonical, so identity of these leaf-like types
     is plain equality of their fields; the base's types count too, as libbpf
-    maps a split type equal to a base type onto the base.
+    maps a split type equal to a base type onto the base.  The base's keys
+    are computed once per base (many modules share one vmlinux).
     """
 
     KINDS = (FuncProto, Func, DeclTag)
 
     def __init__(self, btf: Btf):
         self.btf = btf
+        self.base = _base_keys(btf.base) if btf.base is not None else {}
         self.index: dict[tuple, int] = {}
-        levels = []
-        b = btf
-        while b is not None:
-            levels.append(b)
-            b = b.base
-        for level in reversed(levels):
-            for type_id, t in zip(level.own_ids(), level.types):
-                if isinstance(t, self.KINDS):
-                    self.index.setdefault(_key(t), type_id)
+        for type_id, t in zip(btf.own_ids(), btf.types):
+            if isinstance(t, self.KINDS):
+                key = _key(t)
+                if key not in self.base:
+                    self.index.setdefault(key, type_id)
 
     def add(self, t) -> int:
         key = _key(t)
-        type_id = self.index.get(key)
+        type_id = self.base.get(key)
+        if type_id is None:
+            type_id = self.index.get(key)
         if type_id is None:
             type_id = self.index[key] = self.btf.add(t)
         return type_id
+
+
+_BASE_KEYS: "weakref.WeakKeyDictionary[Btf, tuple[int, dict]]" = weakref.WeakKeyDictionary()
+
+
+def _base_keys(base: Btf) -> dict[tuple, int]:
+    """Interner keys of `base` and its own bases, first id wins."""
+    got = _BASE_KEYS.get(base)
+    if got is not None and got[0] == base.type_count:
+        return got[1]
+    levels = []
+    b = base
+    while b is not None:
+        levels.append(b)
+        b = b.base
+    index: dict[tuple, int] = {}
+    for level in reversed(levels):
+        for type_id, t in zip(level.own_ids(), level.types):
+            if isinstance(t, Interner.KINDS):
+                index.setdefault(_key(t), type_id)
+    _BASE_KEYS[base] = (base.type_count, index)
+    return index
 
 
 def _key(t) -> tuple:

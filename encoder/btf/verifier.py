@@ -200,22 +200,12 @@ class _Verifier:
         self.ksym = profile.ksym_name_len
         self.ident_re = _IDENT_DOT if profile.dotted_names else _IDENT
         self.split = base is not None
-        words, types, strings = _index_base(base) if base is not None else (
-            array.array("I"), [], b"")
+        words, strings, columns = _base_columns(base) if base is not None else (
+            array.array("I"), b"", ([0], [0], [0], [0], [0], [-1]))
         self.words = words
-        self.kind = [0]
-        self.name = [0]
-        self.info = [0]
-        self.st = [0]
-        self.tail = [0]
-        self.rec = [-1]
-        for r in types:
-            self.kind.append((r.info >> 24) & 0x7F)
-            self.name.append(r.name_off)
-            self.info.append(r.info)
-            self.st.append(r.size_type)
-            self.tail.append(r.offset // 4 + 3)
-            self.rec.append(-1)
+        # per-id columns, base types first; copied: split types are appended
+        self.kind, self.name, self.info, self.st, self.tail, self.rec = (
+            c[:] for c in columns)
         self.start_id = len(self.kind) if self.split else 1
         self.strs = strings
         self._names: dict[tuple[int, int], bool] = {}
@@ -1227,6 +1217,31 @@ def _index_base(base) -> tuple[array.array, list, bytes]:
     index = _index_levels([encode(b) for b in reversed(chain)])
     _BASE_INDEX[base] = (shape, index)
     return index
+
+
+_BASE_COLUMNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _base_columns(base) -> tuple[array.array, bytes, tuple[list, ...]]:
+    """The base's words, strings, and its per-id columns (kind, name, info,
+    size/type, tail, record offset) from id 0, kept while the base lives."""
+    cached = _BASE_COLUMNS.get(base) if not isinstance(base, (bytes, bytearray,
+                                                             memoryview)) else None
+    words, types, strings = _index_base(base)
+    if cached is not None and cached[0] is types:
+        return words, strings, cached[1]
+    columns = ([0], [0], [0], [0], [0], [-1])
+    kind, name, info, st, tail, rec = columns
+    for r in types:
+        kind.append((r.info >> 24) & 0x7F)
+        name.append(r.name_off)
+        info.append(r.info)
+        st.append(r.size_type)
+        tail.append(r.offset // 4 + 3)
+        rec.append(-1)
+    if not isinstance(base, (bytes, bytearray, memoryview)):
+        _BASE_COLUMNS[base] = (types, columns)
+    return words, strings, columns
 
 
 def _index_levels(levels: list[bytes]) -> tuple[array.array, list, bytes]:
