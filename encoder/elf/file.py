@@ -211,8 +211,9 @@ class ElfFile:
         return name in self._dups
 
     def raw_span(self, h: SectionHeader) -> tuple[Buffer, int, int]:
-        """(buffer, start, size) of a section's bytes as stored in the file."""
-        if h.type == SHT.NOBITS:
+        """(buffer, start, size) of a section's bytes as stored in the file.
+        An empty section is an empty span wherever its sh_offset points."""
+        if h.type == SHT.NOBITS or not h.size:
             return b"", 0, 0
         return self._map, h.offset, h.size
 
@@ -242,7 +243,7 @@ class ElfFile:
             if applied is not None:
                 data = applied
         if data is None:
-            return self._map, h.offset, h.size
+            return self.raw_span(h)
         if not isinstance(data, bytes):
             data = bytes(data)
         self._cache[key] = data
