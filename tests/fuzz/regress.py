@@ -75,6 +75,19 @@ def _symbol_size_huge() -> bytes:
     return bytes(data)
 
 
+def _empty_section_past_eof() -> bytes:
+    """An empty .debug_str whose sh_offset is past the end of the file (found
+    by the loop campaign, case 87597 of seed 1: the compiled walk refused the
+    span with a ValueError)."""
+    u = cu()
+    base_int(u)
+    u.end()
+    data = obj([u])
+    index = elfio.section(data, ".debug_str").index
+    data = elfio.set_field(data, index, "size", 0)
+    return elfio.set_field(data, index, "offset", len(data) + 0x100)
+
+
 def _debug_str_moved() -> bytes:
     """.debug_str's sh_offset moved onto other bytes: names full of control
     characters, one of them a newline."""
@@ -180,6 +193,9 @@ REGRESSIONS = [
     Regression("elf-symbol-size-huge.o", "elf", "encode", "ok",
                "internal error (OverflowError writing a DATASEC entry)", "readers",
                _symbol_size_huge),
+    Regression("elf-empty-section-past-eof.o", "elf", "encode", "ok",
+               "internal error (ValueError: section span outside its buffer)", "readers",
+               _empty_section_past_eof),
     Regression("elf-debug-str-moved.o", "elf", "encode", "Invalid name",
                "a refusal of two lines (a name with a newline in the message)", "readers",
                _debug_str_moved),
