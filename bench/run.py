@@ -9,9 +9,11 @@ Jobs:
   encode vmlinux (-j1, -j2)                 vs  pahole -J (same features)
   encode xfs.ko, split over vmlinux         vs  pahole -J --btf_base
   encode a small module, whole process      vs  pahole -J --btf_base
+  every module, split: one `batch` run      vs  pahole -J --btf_base per module, in a loop
   dump of the vmlinux BTF Debian shipped    vs  bpftool btf dump file
   dump of a module's split BTF              vs  bpftool -B vmlinux btf dump file
-`BENCH_REPEAT` sets the number of runs (default 3; vmlinux runs are minutes).
+`BENCH_REPEAT` sets the number of runs (default 3); `BENCH_MODULES=N` limits
+the batch row to the first N modules (default: all 1,121).
 """
 
 from __future__ import annotations
@@ -88,6 +90,17 @@ def main() -> int:
         for label, mod in (("encode xfs.ko (split)", xfs), ("encode xt_DSCP.ko (small)", small)):
             rows.append(compare(label, enc + ["--btf_base", vmlinux, mod],
                                 pahole + [f"--btf_base={vmlinux}", mod]))
+        limit = int(os.environ.get("BENCH_MODULES", "0")) or None
+        manifest = Path(tmp) / "modules.txt"
+        manifest.write_text("".join(f"{p}\n" for p in mods[:limit]))
+        outdir = Path(tmp) / "batch"
+        n = len(mods[:limit])
+        rows.append(compare(
+            f"encode {n} modules (batch -j2 vs a pahole loop)",
+            ours + ["batch", "--manifest", str(manifest), "-o", str(outdir), "--no-cache",
+                    "-q", "-j2", f"--btf_features={FEATURES}", "--btf_base", vmlinux],
+            ["sh", "-c", f'while read f; do {" ".join(pahole)} --btf_base={vmlinux} "$f" '
+                         f'|| exit 1; done < {manifest}']))
         vml = Path(tmp) / "vmlinux.btf"
         vml.write_bytes(corpus.btf_bytes(corpus.vmlinux_btf_path()))
         rows.append(compare("dump vmlinux BTF (Debian 6.1)", ours + ["dump", str(vml)],
