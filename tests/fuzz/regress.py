@@ -88,6 +88,13 @@ def _empty_section_past_eof() -> bytes:
     return elfio.set_field(data, index, "offset", len(data) + 0x100)
 
 
+def _section_name_newline() -> bytes:
+    """A section named "two\nlines" that runs past the end of the file: the
+    name goes into the message (found by atheris, seven times)."""
+    data = elfio.add_section(_fixture("kinds.gcc.dwarf5.o"), "two\nlines", b"x" * 16)
+    return elfio.set_field(data, elfio.layout(data).shnum - 1, "size", 1 << 20)
+
+
 def _debug_str_moved() -> bytes:
     """.debug_str's sh_offset moved onto other bytes: names full of control
     characters, one of them a newline."""
@@ -196,6 +203,9 @@ REGRESSIONS = [
     Regression("elf-empty-section-past-eof.o", "elf", "encode", "ok",
                "internal error (ValueError: section span outside its buffer)", "readers",
                _empty_section_past_eof),
+    Regression("elf-section-name-newline.o", "elf", "encode", "two\\nlines",
+               "a refusal of two lines (the section's name in it)", "readers",
+               _section_name_newline),
     Regression("elf-debug-str-moved.o", "elf", "encode", "Invalid name",
                "a refusal of two lines (a name with a newline in the message)", "readers",
                _debug_str_moved),
