@@ -113,3 +113,12 @@ def test_more_members_than_16_bits_count_is_for_the_wide_profile_only(tmp_path):
     assert oracle.wide_vlen(run.output)
     with pytest.raises(BtfInvalid, match="Invalid btf_info"):      # vlen past 16 bits
         verify_bytes(run.output, profile=PROFILES["6.18"], resolve=False)
+
+
+@pytest.mark.parametrize("name", ["zlib_section", "zstd_section_streamed", "legacy_zdebug"])
+def test_compressed_debug_info_encodes_as_the_plain_one(name, tmp_path):
+    plain, run = try_input("encode", hostile.FIXTURE.read_bytes(), tmp_path, forked=True)
+    assert plain.kind == "written", explain(plain, run)
+    verdict, packed = try_input("encode", hostile.by_name(name).make(), tmp_path, forked=True)
+    assert verdict.kind == "written", explain(verdict, packed)
+    assert packed.output == run.output

@@ -458,6 +458,26 @@ def dwz_altlink() -> bytes:
                              b"/usr/lib/debug/.dwz/x.debug\0" + bytes(20))
 
 
+@case("dwarf", "encode", ".debug_sup")
+def dwarf5_supplementary() -> bytes:
+    """A DWARF 5 .debug_sup section: part of the DWARF is in another file."""
+    return elfio.add_section(FIXTURE.read_bytes(), ".debug_sup",
+                             b"\x05\x00\x00sup.debug\0\x00")
+
+
+@case("elf", "encode", "ok")
+def legacy_zdebug() -> bytes:
+    """.debug_info as a legacy .zdebug_info section (b"ZLIB", size, zlib data),
+    its relocations moved to it and the old section made NOBITS."""
+    info = _debug_info()
+    data = elfio.add_section(FIXTURE.read_bytes(), ".zdebug_info",
+                             b"ZLIB" + len(info).to_bytes(8, "big") + zlib.compress(info))
+    new = elfio.layout(data).shnum - 1
+    data = elfio.set_field(data, elfio.section(data, ".rela.debug_info").index, "info", new)
+    return elfio.set_field(data, elfio.section(data, ".debug_info").index, "type",
+                           elfio.SHT_NOBITS)
+
+
 @case("dwarf", "encode", "GNU_ref_alt")
 def dwz_alt_reference() -> bytes:
     """A DIE whose DW_AT_type is DW_FORM_GNU_ref_alt (into a dwz file)."""
