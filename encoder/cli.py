@@ -168,11 +168,19 @@ def cmd_strip_layout(args: argparse.Namespace) -> int:
         base = strip_layout(base_bytes) if base_bytes is not None else None
     except BtfError as e:
         raise e.within(file=args.file, section=section)
+    _check_before_writing(data, base, args.file)
     if args.output or section is None:
         write_btf_file(args.output or args.file, data)
     else:
         write_btf_section(args.file, data, base)
     return 0
+
+
+def _check_before_writing(data: bytes, base, source: str) -> None:
+    """Our verifier on what a command is about to write (the kernel's meta
+    checks, as for module and vmlinux BTF): never a BTF the kernel rejects."""
+    from .btf.verifier import PROFILES, verify_bytes
+    verify_bytes(data, base=base, profile=PROFILES["latest"], resolve=False, source=source)
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -213,7 +221,9 @@ def cmd_dedup(args: argparse.Namespace) -> int:
     btf = load(args.file, base=base)
     before = len(btf.types)
     out, _ = dedup(btf)
-    write_btf_file(args.output, write(out, hdr_len=btf.hdr_len))
+    data = write(out, hdr_len=btf.hdr_len)
+    _check_before_writing(data, base, args.file)
+    write_btf_file(args.output, data)
     if not args.quiet:
         print(f"{args.file}: {before} types -> {len(out.types)}", file=sys.stderr)
     return 0
@@ -448,7 +458,10 @@ def _run(args: argparse.Namespace, failure: int) -> int:
         if args.debug:
             traceback.print_exc()
         e.located(file=getattr(args, "file", None))    # a layer that did not know it
-        print(f"dwarf2btf: {e}", file=sys.stderr)
+        line = str(e)
+        if not line.isprintable():      # names from the input may hold newlines
+            line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
+        print(f"dwarf2btf: {line}", file=sys.stderr)
         return failure
     except BrokenPipeError:
         return 0
