@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from fuzz.dwarfgen import sleb, uleb
+
 from encoder.dwarf import DIE_FIELDS, DieRef, Dwarf, walk_unit
 from encoder.dwarf.constants import At, Form, Tag
 from encoder.dwarf.dies import TYPE_TAGS
@@ -520,27 +522,6 @@ def test_other_versions_and_64bit_dwarf(tmp_path, flags):
 # Every form, on a hand-made DWARF 5 unit (compilers use only some of them).
 
 
-def uleb(v: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if v:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def sleb(v: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = v & 0x7F
-        v >>= 7
-        if (v == 0 and not b & 0x40) or (v == -1 and b & 0x40):
-            out.append(b)
-            return bytes(out)
-        out.append(b | 0x80)
 
 
 def make_elf(sections: dict[str, bytes]) -> bytes:
