@@ -63,21 +63,29 @@ UNIT_FIRST = 1 << 30
 KNOWN_FIRST = 1 << 29
 
 
+@dataclass(slots=True)
+class Signing:
+    """What signing units needs (compiled walk only): the signatures handed
+    out so far, pass 1's names (fast.names) and the ELF's function names."""
+    seen: object
+    names: object
+    funcs: set[str] | None
+
+
 def _convert_unit(dwarf, unit, first_id: int, opts: Options,
-                  lang_exclude: frozenset[int], seen=None) -> UnitTypes | None:
+                  lang_exclude: frozenset[int], signing: Signing | None = None
+                  ) -> UnitTypes | None:
     """Walk and convert one unit; None if its language is excluded.  With
-    `seen` (a _cwalk.SigSet of the signatures handed out so far by this
-    process) only types it lacks are converted, and it learns theirs;
-    references to names `_NAMES` says are defined one way only are signed
-    by name."""
+    `signing`, only types whose signature it has not seen are converted, and
+    it learns theirs."""
     from .dwarf.fast import walk_unit
     dies = walk_unit(dwarf, unit)
     if dies.language in lang_exclude:
         return None
     recs = dies.dies
     todo = known = None
-    if seen is not None and hasattr(recs, "classify"):
-        todo = recs.classify(seen, 0, _NAMES.get("names"), _NAMES.get("funcs"))
+    if signing is not None and hasattr(recs, "classify"):
+        todo = recs.classify(signing.seen, 0, signing.names, signing.funcs)
         known = recs.sig
     addr_base = dies.addr_base
 
@@ -118,45 +126,33 @@ def _base_names(base: Btf | None) -> set[str]:
 # --- worker processes ------------------------------------------------------------
 
 _worker: dict = {}
-# Pass 1's result (fast.names), set before any worker is forked.
-_NAMES: dict = {}
 
 
-def _worker_init(path: str, first_id: int, opts: Options, lang_exclude,
-                 signatures: bool) -> None:
+def _worker_init(path: str, first_id: int, opts: Options, lang_exclude) -> None:
     from .dwarf.reader import Dwarf
     _worker.update(dwarf=Dwarf.open(path), first_id=first_id, opts=opts,
-                   lang_exclude=lang_exclude, seen=_seen_set(signatures))
+                   lang_exclude=lang_exclude)
 
 
 def _worker_unit(unit) -> UnitTypes | None:
-    # A worker's units come in increasing order, so every signature its set
-    # knows was handed to the parent in an earlier unit than this one.
     w = _worker
-    return _convert_unit(w["dwarf"], unit, w["first_id"], w["opts"], w["lang_exclude"],
-                         w["seen"])
+    return _convert_unit(w["dwarf"], unit, w["first_id"], w["opts"], w["lang_exclude"])
 
 
-def _seen_set(signatures: bool):
-    from .dwarf import fast
-    return fast.SigSet() if signatures and fast.available() else None
-
-
-def _unit_results(req: Request, dwarf, first_id: int, opts: Options) -> Iterator:
-    """(unit, UnitTypes | None) in unit order, from this process or a pool."""
+def _unit_results(req: Request, dwarf, first_id: int, opts: Options,
+                  signing: Signing | None) -> Iterator:
+    """(unit, UnitTypes | None) in unit order, from this process or a pool.
+    Signing units runs in one process: separate processes would each
+    convert again what another already handed over (BENCHMARKS.md)."""
     units = list(dwarf.units())
-    # With signatures each process would convert again what another one
-    # already handed over: one process does more useful work (BENCHMARKS.md).
-    signed = first_id == UNIT_FIRST
-    if req.jobs <= 1 or len(units) < 2 or signed:
-        seen = _seen_set(req.signatures)
+    if req.jobs <= 1 or len(units) < 2 or signing is not None:
         for unit in units:
-            yield unit, _convert_unit(dwarf, unit, first_id, opts, req.lang_exclude, seen)
+            yield unit, _convert_unit(dwarf, unit, first_id, opts, req.lang_exclude, signing)
         return
     import multiprocessing
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(req.jobs, _worker_init,
-                  (req.path, first_id, opts, req.lang_exclude, req.signatures)) as pool:
+                  (req.path, first_id, opts, req.lang_exclude)) as pool:
         yield from zip(units, pool.imap(_worker_unit, units, chunksize=4))
 
 
@@ -172,7 +168,8 @@ def encode(req: Request, progress: Callable[[int, int], None] | None = None) -> 
         feats = req.features
         opts = _options(feats, elf)
         from .dwarf import fast
-        first_id = UNIT_FIRST if req.signatures and fast.available() else \
+        signed = req.signatures and fast.available()
+        first_id = UNIT_FIRST if signed else \
             req.base.type_count if req.base is not None else 1
         symbols = elf.symbols()
         skips: list[Skip] = []
@@ -186,17 +183,18 @@ def encode(req: Request, progress: Callable[[int, int], None] | None = None) -> 
         vars_: list[tuple[int, VarCandidate, str | None]] = []
         warnings: list[str] = []
         sig2id: dict[bytes, int] = {}      # type signature -> store id
-        _NAMES.clear()
-        if first_id == UNIT_FIRST:
+        signing = None
+        if signed:
             # Over a base, a name the base knows is never signed by name:
-            # dedup keeps a module's view of a base declaration apart.
-            _NAMES["names"] = fast.names(dwarf, req.lang_exclude, _base_names(req.base))
-            # A function the ELF file has no symbol of cannot become a FUNC
-            # (either rule set): its DIEs need not be converted.
+            # dedup keeps a module's view of a base declaration apart.  A
+            # function the ELF has no symbol of cannot become a FUNC (either
+            # rule set): its DIEs need not be converted.
             elf_funcs = set(functions.entries) if feats.modern_funcs else functions.names
-            _NAMES["funcs"] = elf_funcs or None
+            signing = Signing(fast.SigSet(),
+                              fast.names(dwarf, req.lang_exclude, _base_names(req.base)),
+                              elf_funcs or None)
         n = 0
-        for n, (unit, ut) in enumerate(_unit_results(req, dwarf, first_id, opts), 1):
+        for n, (unit, ut) in enumerate(_unit_results(req, dwarf, first_id, opts, signing), 1):
             if progress:
                 progress(n, unit.offset)
             if ut is None:
