@@ -32,11 +32,21 @@ def _enum_value(v: int, signed: bool, bits: int) -> int:
     return v - (1 << bits) if signed and v >> (bits - 1) else v
 
 
+_MEMBERS: dict = {}
+
+
 def _named(enum_cls, v: int):
-    try:
-        return enum_cls(v)
-    except ValueError:
-        return v
+    """The enum member of value `v`, else `v` itself (looked up, not
+    constructed: a vmlinux has ~100 k of these)."""
+    members = _MEMBERS.setdefault(enum_cls, {})
+    got = members.get(v)
+    if got is None:
+        try:
+            got = enum_cls(v)
+        except ValueError:
+            got = v
+        members[v] = got
+    return got
 
 
 def decode(r: RawType, name: str, s: Callable[[int], str]) -> Type:
@@ -44,7 +54,7 @@ def decode(r: RawType, name: str, s: Callable[[int], str]) -> Type:
     kind, vlen, kflag, ref, tail = r.kind, r.vlen, r.kflag, r.size_type, r.tail
     if kind == Kind.INT:
         v = tail[0]
-        return Int(name, ref, v & 0xFF, IntEncoding((v >> 24) & 0x0F), (v >> 16) & 0xFF)
+        return Int(name, ref, v & 0xFF, _named(IntEncoding, (v >> 24) & 0x0F), (v >> 16) & 0xFF)
     if kind == Kind.PTR:
         return Ptr(ref, name)
     if kind == Kind.ARRAY:
@@ -139,8 +149,12 @@ def parse(data: bytes, *, base: Btf | None = None, known_kinds: int = len(LAYOUT
         except BtfError as e:
             raise BtfError(f"type [{first_id + len(types)}]: {e.what}",
                            section="type section", offset=type_start + r.offset) from None
-    return Btf(types, strings=strings, base=base, hdr_len=h.hdr_len, layout=layout,
-               endian=h.endian)
+    btf = Btf(types, strings=strings, base=base, hdr_len=h.hdr_len, layout=layout,
+              endian=h.endian)
+    # the blob as read, while the model still says the same (verifier.py
+    # indexes a base from it instead of writing the base again)
+    btf.source = (bytes(data), len(types), strings.end)
+    return btf
 
 
 def read_sections(path: str | Path) -> tuple[bytes, bytes | None, str | None]:

@@ -1213,10 +1213,19 @@ def _index_base(base) -> tuple[array.array, list, bytes]:
     cached = _BASE_INDEX.get(base)
     if cached is not None and cached[0] == shape:
         return cached[1]
-    from .writer import encode
-    index = _index_levels([encode(b) for b in reversed(chain)])
+    index = _index_levels([_blob(b) for b in reversed(chain)])
     _BASE_INDEX[base] = (shape, index)
     return index
+
+
+def _blob(btf) -> bytes:
+    """`btf` as bytes: the blob it was read from if it has not grown since,
+    else written anew."""
+    source = getattr(btf, "source", None)
+    if source is not None and source[1:] == (len(btf.types), btf.strings.end):
+        return source[0]
+    from .writer import encode
+    return encode(btf)
 
 
 _BASE_COLUMNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..errors import BtfError
-from .kinds import HEADER_LEN, HEADER_LEN_LAYOUT, LAYOUT, MAGIC, TYPE_HEADER_LEN, VERSION, Kind
+from .kinds import HEADER_LEN, HEADER_LEN_LAYOUT, LAYOUT, MAGIC, TYPE_HEADER_LEN, VERSION
 
 
 @dataclass(slots=True)
@@ -129,6 +129,10 @@ class RawType(NamedTuple):
         return bool(self.info >> 31)
 
 
+# LAYOUT by plain kind number: no enum construction per record.
+_LAYOUT_BY_NUMBER = {int(k): v for k, v in LAYOUT.items()}
+
+
 def tail_words(kind: int, vlen: int, layout: list | None,
                known_kinds: int = len(LAYOUT)) -> int | None:
     """How many u32 words follow struct btf_type, or None if unknown.
@@ -138,7 +142,7 @@ def tail_words(kind: int, vlen: int, layout: list | None,
     test pretend to be an older reader that must use the layout.
     """
     if kind < known_kinds:
-        info_sz, elem_sz = LAYOUT[Kind(kind)]
+        info_sz, elem_sz = _LAYOUT_BY_NUMBER[kind]
     elif layout is not None and kind < len(layout):
         info_sz, elem_sz, _ = layout[kind]
         if info_sz % 4 or elem_sz % 4:
