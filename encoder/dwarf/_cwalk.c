@@ -328,9 +328,14 @@ static PyObject *compile_abbrev(PyObject *self, PyObject *args)
                 p->sib_off = off;
                 p->sib_size = sz;
             }
-            if (form == FORM_strx3 || form == FORM_addrx3 || sz < 0) {
+            if (sz < 0) {
                 all_fixed = 0;
                 p->size[s] = 0xff;
+            } else if (form == FORM_strx3 || form == FORM_addrx3) {
+                /* 3 bytes, but (as in abbrev.py) not part of a fixed run: a
+                 * DW_AT_sibling after it is read, not located */
+                all_fixed = 0;
+                p->size[s] = 3;
             } else {
                 off += sz;
                 p->size[s] = (uint8_t)sz;
@@ -715,7 +720,6 @@ static PyObject *walk(PyObject *self, PyObject *args)
             for (int s = 0; s < p->nspec; s++) {
                 const Spec *q = &p->spec[s];
                 int sz = p->size[s] == 0xff ? -1 : p->size[s];
-                if (q->form == FORM_strx3 || q->form == FORM_addrx3) sz = 3;
                 if (q->field < 0) {
                     if (sz >= 0) {
                         if (c.end - c.pos < sz) { malformed("truncated or malformed DIE (value past the end of the unit)", dpos); goto fail; }
@@ -783,7 +787,6 @@ static PyObject *walk(PyObject *self, PyObject *args)
             for (int s = 0; s < p->nspec; s++) {
                 const Spec *q = &p->spec[s];
                 int sz = p->size[s] == 0xff ? -1 : p->size[s];
-                if (q->form == FORM_strx3 || q->form == FORM_addrx3) sz = 3;
                 if (sz >= 0) { c.pos += sz; continue; }
                 Val dummy;
                 if (read_val(&c, q, sz, &x, &dummy, 0) < 0) { malformed(x.err, dpos); goto fail; }

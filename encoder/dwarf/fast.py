@@ -11,8 +11,6 @@ work and `classify` is not available.
 
 from __future__ import annotations
 
-import struct
-
 from ..errors import DwarfError
 from . import walk as reference
 from .abbrev import conversion, form_fits
@@ -99,20 +97,15 @@ def walk_unit(dwarf: Dwarf, unit: Unit) -> reference.UnitDies:
     root = None
     if table:
         try:
-            root = _cwalk.specs(table, read_uleb(data, dpos)[0])
+            code = read_uleb(data, dpos)[0]
+            root = _cwalk.specs(table, code)
         except IndexError:
             pass
     if root is None:
         return reference.walk_unit(dwarf, unit)
     tag, kids, specs = root
     plan = (tag, kids, (0, 0, 0, 0), 0, (), -1, None, None, (), specs)
-    code = read_uleb(data, dpos)[0]
-    try:
-        pos, kids = reference._root(dwarf, unit, data, {code: plan}, out)
-    except DwarfError as e:
-        raise e.located(file=dwarf.path, section=".debug_info", offset=uoff + dpos) from None
-    except (IndexError, KeyError, struct.error, TypeError) as e:
-        raise reference._malformed(dwarf, unit, dpos, data, e, None) from None
+    pos, kids, _ = reference.read_root(dwarf, unit, data, out, {code: plan})
     out.visited = 1
     if not kids:
         return out

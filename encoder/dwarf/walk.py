@@ -173,19 +173,30 @@ def _root(dwarf: Dwarf, unit: Unit, data: bytes, abbrevs, out: UnitDies) -> tupl
     return pos, plan[P_KIDS]
 
 
+def read_root(dwarf: Dwarf, unit: Unit, data: bytes, out: UnitDies,
+              abbrevs=None) -> tuple[int, bool, object]:
+    """`_root` with its failures as one DwarfError at the unit DIE: (position
+    after it, whether it has children, the plans used: `abbrevs`, else the
+    unit's table)."""
+    dpos = unit.die_offset - unit.offset
+    try:
+        if abbrevs is None:
+            abbrevs = dwarf.abbrevs(unit)
+        return (*_root(dwarf, unit, data, abbrevs, out), abbrevs)
+    except DwarfError as e:
+        raise e.located(file=dwarf.path, section=".debug_info",
+                        offset=unit.offset + dpos) from None
+    except (IndexError, KeyError, struct.error, TypeError) as e:
+        raise _malformed(dwarf, unit, dpos, data, e, None) from None
+
+
 def walk_unit(dwarf: Dwarf, unit: Unit) -> UnitDies:
     """The DIEs of `unit` that BTF needs, as records laid out per dies.py."""
     out = UnitDies(unit, dwarf.path)
     data = dwarf.unit_bytes(unit)
     uoff = unit.offset
     dpos = unit.die_offset - uoff
-    try:
-        abbrevs = dwarf.abbrevs(unit)
-        pos, kids = _root(dwarf, unit, data, abbrevs, out)
-    except DwarfError as e:
-        raise e.located(file=dwarf.path, section=".debug_info", offset=uoff + dpos) from None
-    except (IndexError, KeyError, struct.error, TypeError) as e:
-        raise _malformed(dwarf, unit, dpos, data, e, None) from None
+    pos, kids, abbrevs = read_root(dwarf, unit, data, out)
     out.visited = 1
     if not kids:
         return out
