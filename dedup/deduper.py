@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import array
-import weakref
 from typing import Sequence
 
 from encoder.btf.model import Btf, Type
+from encoder.btf.perbase import PerBase
 
 from .compact import Label, Refs, compact_unit, from_compact
 from .engine import BaseIndex, Graph
@@ -30,18 +30,10 @@ def _base_chain(base: Btf) -> list[Type]:
     return out
 
 
-# One index per base BTF object, shared by every Deduper over it (the
-# encoder makes one per module, all over the same vmlinux).  A base is
-# treated as immutable once a Deduper has seen it.
-_BASE_INDEX: "weakref.WeakKeyDictionary[Btf, BaseIndex]" = weakref.WeakKeyDictionary()
-
-
-def base_index(base: Btf) -> BaseIndex:
-    index = _BASE_INDEX.get(base)
-    if index is None or index.end != base.type_count:
-        index = BaseIndex(*compact_unit(_base_chain(base)))
-        _BASE_INDEX[base] = index
-    return index
+# One index per base BTF, shared by every Deduper over it (the encoder
+# makes one per module, all over the same vmlinux).
+base_index = PerBase("dedup", lambda base: BaseIndex(*compact_unit(_base_chain(base))),
+                     save=BaseIndex.state, load=lambda state, base: BaseIndex.from_state(state))
 
 
 def _intern_names(btf: Btf) -> None:

@@ -75,6 +75,26 @@ class BaseIndex:
         self.aggregates: dict = {}      # (kind, name) -> (class, first id) or None: ambiguous
         self.enums: dict = {}           # name -> first full enum
 
+    def state(self) -> tuple:
+        """Everything this index ever computes, as plain data (for a cache
+        that keeps it between runs; `from_state` is the inverse)."""
+        p = self.partition()
+        if self._candidates is None:
+            Graph(self)                     # builds the shared candidate buckets
+        return (self.lab, self.ref, self.prim_table, self.ref_table, self.declarations,
+                self._candidates, p.cls, p.keys, p.cycles, p.n, self.aggregates, self.enums)
+
+    @classmethod
+    def from_state(cls, state: tuple) -> "BaseIndex":
+        index = cls.__new__(cls)
+        (index.lab, index.ref, index.prim_table, index.ref_table, index.declarations,
+         index._candidates, *part, index.aggregates, index.enums) = state
+        index.end = len(index.lab)
+        index.graph_table = {}              # only ever read to build _candidates
+        p = index._partition = Partition()
+        p.cls, p.keys, p.cycles, p.n = part
+        return index
+
     def partition(self) -> Partition:
         """The base's classes (base references as they are)."""
         if self._partition is None:

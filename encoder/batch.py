@@ -31,6 +31,7 @@ from pathlib import Path
 import xxhash
 
 from . import __version__
+from .cachedir import cache_dir, code_hash, file_hash
 from .errors import Dwarf2BtfError
 
 INCLUDE = ("*.ko", "*.o")
@@ -142,27 +143,8 @@ def _output(path: str, root: str | None, out_dir: str | None, suffix: str) -> st
 
 # --- the cache -------------------------------------------------------------------------
 
-def file_hash(path: str) -> str:
-    h = xxhash.xxh3_128()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def code_hash() -> str:
-    """Our version and the bytes of our own source: what made the output."""
-    h = xxhash.xxh3_128(__version__.encode())
-    top = Path(__file__).resolve().parent.parent
-    for pkg in ("encoder", "dedup"):
-        for src in sorted((top / pkg).rglob("*.py")):
-            h.update(src.relative_to(top).as_posix().encode() + b"\0" + src.read_bytes())
-    return h.hexdigest()
-
-
 def default_cache_dir() -> Path:
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "dwarf2btf" / "batch"
+    return cache_dir("batch")
 
 
 class Cache:
@@ -393,7 +375,7 @@ def add_arguments(p) -> None:
 
 def main(args, features) -> int:
     """Run `dwarf2btf batch` with parsed arguments and the features they mean."""
-    from .btf.reader import load
+    from .basecache import keep, load_base
     from .progress import files, wanted
     start = time.perf_counter()
     jobs = plan(args.inputs, args.manifest, out_dir=args.output_dir, suffix=args.suffix,
@@ -405,10 +387,12 @@ def main(args, features) -> int:
                           ",".join(features.names()), ",".join(args.lang_exclude or ()),
                           "J" if args.btf_encode else "raw"])
         cache = Cache(args.cache or default_cache_dir(), xxhash.xxh3_128(salt.encode()).hexdigest())
-    # Parsed once, here, before the workers fork; not at all when nothing needs encoding.
+    # Parsed and indexed once, here, before the workers fork (or taken from the
+    # base cache); not at all when nothing needs encoding.
     base = None
     if args.btf_base and (cache is None or not cached_everywhere(jobs, cache)):
-        base = load(args.btf_base)
+        base = load_base(args.btf_base)
+        keep(base)
     settings = Settings(base, features, tuple(args.lang_exclude or ()), cache,
                         unit_jobs=workers if len(jobs) == 1 else 1)
     with files(len(jobs), wanted(args.quiet)) as on_done:

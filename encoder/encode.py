@@ -12,13 +12,16 @@ any number of jobs.  Only the compact per-unit results cross processes.
 from __future__ import annotations
 
 import array
-import weakref
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
+
+from dedup.compact import to_compact
+from dedup.deduper import base_index
 
 from .btf.kinds import FuncLinkage, VarLinkage
 from .btf.model import (Btf, Datasec, DeclTag, Enum, Enum64, Func, FuncProto, Fwd, Param,
                         Struct, Typedef, Union, Var, VarSecinfo)
+from .btf.perbase import PerBase
 from .dwarf.constants import Lang
 from .exports.tags import tag_candidates
 from .features import Features
@@ -101,26 +104,23 @@ def _convert_unit(dwarf, unit, first_id: int, opts: Options,
                    known=known, known_first=KNOWN_FIRST)
 
 
-_BASE_NAMES: "weakref.WeakKeyDictionary[Btf, tuple[int, set[str]]]" = \
-    weakref.WeakKeyDictionary()
-
-
-def _base_names(base: Btf | None) -> set[str]:
+def _names_of(base: Btf) -> set[str]:
     """Names of the aggregates, enums, declarations and typedefs of `base`
-    (kept while the base lives: a batch shares one)."""
-    if base is None:
-        return set()
-    got = _BASE_NAMES.get(base)
-    if got is not None and got[0] == base.type_count:
-        return got[1]
+    and its own bases."""
     out: set[str] = set()
     b = base
     while b is not None:
         out.update(t.name for t in b.types
                    if t.name and isinstance(t, (Struct, Union, Enum, Enum64, Fwd, Typedef)))
         b = b.base
-    _BASE_NAMES[base] = (base.type_count, out)
     return out
+
+
+_names_in_base = PerBase("names", _names_of)
+
+
+def _base_names(base: Btf | None) -> set[str]:
+    return _names_in_base(base) if base is not None else set()
 
 
 # --- worker processes ------------------------------------------------------------
@@ -221,60 +221,32 @@ class Interner:
 
     After dedup, type ids are canonical, so identity of these leaf-like types
     is plain equality of their fields; the base's types count too, as libbpf
-    maps a split type equal to a base type onto the base.  The base's keys
-    are computed once per base (many modules share one vmlinux).
+    maps a split type equal to a base type onto the base.  Keys are dedup's
+    `(label, refs)`, so the base's come from dedup's index of it (once per
+    base: many modules share one vmlinux).
     """
 
     KINDS = (FuncProto, Func, DeclTag)
 
     def __init__(self, btf: Btf):
         self.btf = btf
-        self.base = _base_keys(btf.base) if btf.base is not None else {}
+        # dedup's table of the base's reference kinds has these keys already
+        self.base = base_index(btf.base).ref_table if btf.base is not None else {}
         self.index: dict[tuple, int] = {}
         for type_id, t in zip(btf.own_ids(), btf.types):
             if isinstance(t, self.KINDS):
-                key = _key(t)
+                key = to_compact(t)
                 if key not in self.base:
                     self.index.setdefault(key, type_id)
 
     def add(self, t) -> int:
-        key = _key(t)
+        key = to_compact(t)
         type_id = self.base.get(key)
         if type_id is None:
             type_id = self.index.get(key)
         if type_id is None:
             type_id = self.index[key] = self.btf.add(t)
         return type_id
-
-
-_BASE_KEYS: "weakref.WeakKeyDictionary[Btf, tuple[int, dict]]" = weakref.WeakKeyDictionary()
-
-
-def _base_keys(base: Btf) -> dict[tuple, int]:
-    """Interner keys of `base` and its own bases, first id wins."""
-    got = _BASE_KEYS.get(base)
-    if got is not None and got[0] == base.type_count:
-        return got[1]
-    levels = []
-    b = base
-    while b is not None:
-        levels.append(b)
-        b = b.base
-    index: dict[tuple, int] = {}
-    for level in reversed(levels):
-        for type_id, t in zip(level.own_ids(), level.types):
-            if isinstance(t, Interner.KINDS):
-                index.setdefault(_key(t), type_id)
-    _BASE_KEYS[base] = (base.type_count, index)
-    return index
-
-
-def _key(t) -> tuple:
-    if isinstance(t, FuncProto):
-        return ("proto", t.ret, tuple((x.name, x.type) for x in t.params))
-    if isinstance(t, Func):
-        return ("func", t.name, t.type, int(t.linkage))
-    return ("decl_tag", t.name, t.type, t.component_idx, t.attr)
 
 
 def _remap_proto(p: FuncProto, m: array.array) -> FuncProto:

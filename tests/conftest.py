@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Our caches (batch's results, basecache's snapshots) go to a directory of
+# this session's own, not the user's; the corpus has its own variable.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="dwarf2btf-test-cache-")
 
 # ---------------------------------------------------------------------------
 # The real-kernel corpus (tests/corpus.py; the tests marked `corpus`).

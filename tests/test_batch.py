@@ -157,13 +157,13 @@ def test_base_is_parsed_once_for_all_workers(tmp_path):
     log = tmp_path / "loads.log"
     code = f"""
 import sys
-from encoder.btf import reader
-real = reader.load
+from encoder import basecache
+real = basecache.load_base
 def counted(path, **kw):
     with open({str(log)!r}, "a") as f:
         f.write(str(path) + "\\n")
     return real(path, **kw)
-reader.load = counted
+basecache.load_base = counted
 from encoder.cli import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -8,6 +8,8 @@ layout section and kept as `Unknown`.
 
 from __future__ import annotations
 
+import array
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Callable
 
@@ -113,7 +115,48 @@ def check_strings(raw: bytes, split: bool) -> None:
         raise BtfError(f"string section of {len(raw)} bytes is too large")
 
 
-def parse(data: bytes, *, base: Btf | None = None, known_kinds: int = len(LAYOUT)) -> Btf:
+class LazyTypes(Sequence):
+    """The types of a blob already known to parse, decoded when asked for.
+
+    `starts[i]` is the word where record i starts in `words`.  Only for
+    blobs that parsed whole before (basecache.py keeps `starts` beside the
+    blob's other derived data): a record here is not checked again."""
+
+    def __init__(self, words: array.array, starts: array.array, get: Callable[[int], str]):
+        self._words = words
+        self._starts = starts
+        self._get = get
+        self._done: dict[int, Type] = {}
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def __getitem__(self, i):
+        if i.__class__ is slice:
+            return [self[j] for j in range(*i.indices(len(self._starts)))]
+        t = self._done.get(i)
+        if t is None:
+            if i < 0:
+                i += len(self._starts)
+            words, start = self._words, self._starts[i]
+            end = self._starts[i + 1] if i + 1 < len(self._starts) else len(words)
+            r = RawType(start * 4, words[start], words[start + 1], words[start + 2],
+                        words[start + 3:end])
+            t = self._done[i] = decode(r, self._get(r.name_off), self._get)
+        return t
+
+
+def record_starts(btf: Btf) -> array.array:
+    """Where each of `btf`'s own records starts, in words (for LazyTypes),
+    from the blob it was read from."""
+    data = btf.source[0]
+    h = parse_header(data)
+    words = words_of(data, h.hdr_len + h.type_off, h.type_len, h.endian)
+    return array.array("I", [r.offset // 4 for r in split_records(words, parse_layout(data, h))])
+
+
+def parse(data: bytes, *, base: Btf | None = None, known_kinds: int = len(LAYOUT),
+          starts: array.array | None = None) -> Btf:
     """Parse a BTF blob (split BTF when `base` is given) into the model.
 
     Errors name the part of the blob (header, string or type section) and the
@@ -135,13 +178,15 @@ def parse(data: bytes, *, base: Btf | None = None, known_kinds: int = len(LAYOUT
     if h.type_len % 4:
         raise BtfError("type section length is not a multiple of 4",
                        section="header", offset=12)
+    words = words_of(data, type_start, h.type_len, h.endian)
+    get = strings.get
+    if starts is not None:
+        return _built(data, LazyTypes(words, starts, get), strings, base, h, layout)
     try:
-        records = split_records(words_of(data, type_start, h.type_len, h.endian), layout,
-                                known_kinds)
+        records = split_records(words, layout, known_kinds)
     except BtfError as e:
         raise e.located(section="type section", offset=0).moved(type_start)
     types: list[Type] = []
-    get = strings.get
     first_id = base.type_count if base is not None else 1
     for r in records:
         try:
@@ -149,6 +194,10 @@ def parse(data: bytes, *, base: Btf | None = None, known_kinds: int = len(LAYOUT
         except BtfError as e:
             raise BtfError(f"type [{first_id + len(types)}]: {e.what}",
                            section="type section", offset=type_start + r.offset) from None
+    return _built(data, types, strings, base, h, layout)
+
+
+def _built(data: bytes, types, strings: StringTable, base: Btf | None, h, layout) -> Btf:
     btf = Btf(types, strings=strings, base=base, hdr_len=h.hdr_len, layout=layout,
               endian=h.endian)
     # the blob as read, while the model still says the same (verifier.py
@@ -174,6 +223,16 @@ def read_sections(path: str | Path) -> tuple[bytes, bytes | None, str | None]:
     return found[".BTF"], found.get(".BTF.base"), ".BTF"
 
 
+def sections_of(path: str) -> tuple[bytes, bytes | None, str | None]:
+    """`read_sections`, its errors naming the file."""
+    try:
+        return read_sections(path)
+    except OSError as e:
+        raise Dwarf2BtfError(f"cannot read: {e.strerror}", file=path) from None
+    except BtfError as e:
+        raise e.located(file=path)
+
+
 def load(path: str | Path, *, base: Btf | None = None) -> Btf:
     """Load BTF from a raw file or an ELF file's `.BTF`.
 
@@ -181,12 +240,7 @@ def load(path: str | Path, *, base: Btf | None = None) -> Btf:
     given, as libbpf does since 1.5.
     """
     path = str(path)
-    try:
-        btf_bytes, base_bytes, section = read_sections(path)
-    except OSError as e:
-        raise Dwarf2BtfError(f"cannot read: {e.strerror}", file=path) from None
-    except BtfError as e:
-        raise e.located(file=path)
+    btf_bytes, base_bytes, section = sections_of(path)
     if base is None and base_bytes is not None:
         try:
             base = parse(base_bytes)

@@ -33,13 +33,13 @@ import array
 import functools
 import re
 import struct
-import weakref
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..errors import BtfError, BtfInvalid
 from .kinds import (HEADER_LEN, HEADER_LEN_LAYOUT, MAGIC, MAX_NAME_OFFSET,
                     MAX_RESOLVE_DEPTH, MAX_SIZE, MAX_TYPE, TYPE_HEADER_LEN, VERSION, Kind)
+from .perbase import PerBase
 from .wire import endian_of, parse_header, parse_layout, split_records, words_of
 
 
@@ -1191,31 +1191,13 @@ class _Verifier:
             raise self.member_fail(sid, j, "Member exceeds struct_size")
 
 
-_BASE_INDEX: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _index_base(base) -> tuple[array.array, list, bytes]:
-    """The base's type words, its records and its strings, base-most first.
-
-    A `Btf` is written back to bytes (its own records, exactly as read) so
-    base and split types are seen through the same words.  That costs a
-    fraction of a second for vmlinux, so the result is kept while the `Btf`
-    lives and has not grown: checking many modules indexes vmlinux once.
-    """
-    if isinstance(base, (bytes, bytearray, memoryview)):
-        return _index_levels([bytes(base)])
+def _levels(base) -> list[bytes]:
+    """The blobs of `base` and its own bases, base-most first."""
     chain = []
-    level = base
-    while level is not None:
-        chain.append(level)
-        level = level.base
-    shape = tuple((len(b.types), b.strings.end) for b in chain)
-    cached = _BASE_INDEX.get(base)
-    if cached is not None and cached[0] == shape:
-        return cached[1]
-    index = _index_levels([_blob(b) for b in reversed(chain)])
-    _BASE_INDEX[base] = (shape, index)
-    return index
+    while base is not None:
+        chain.append(base)
+        base = base.base
+    return [_blob(b) for b in reversed(chain)]
 
 
 def _blob(btf) -> bytes:
@@ -1228,17 +1210,10 @@ def _blob(btf) -> bytes:
     return encode(btf)
 
 
-_BASE_COLUMNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _base_columns(base) -> tuple[array.array, bytes, tuple[list, ...]]:
+def _columns(levels: list[bytes]) -> tuple[array.array, bytes, tuple[list, ...]]:
     """The base's words, strings, and its per-id columns (kind, name, info,
-    size/type, tail, record offset) from id 0, kept while the base lives."""
-    cached = _BASE_COLUMNS.get(base) if not isinstance(base, (bytes, bytearray,
-                                                             memoryview)) else None
-    words, types, strings = _index_base(base)
-    if cached is not None and cached[0] is types:
-        return words, strings, cached[1]
+    size/type, tail, record offset) from id 0."""
+    words, types, strings = _index_levels(levels)
     columns = ([0], [0], [0], [0], [0], [-1])
     kind, name, info, st, tail, rec = columns
     for r in types:
@@ -1248,22 +1223,41 @@ def _base_columns(base) -> tuple[array.array, bytes, tuple[list, ...]]:
         st.append(r.size_type)
         tail.append(r.offset // 4 + 3)
         rec.append(-1)
-    if not isinstance(base, (bytes, bytearray, memoryview)):
-        _BASE_COLUMNS[base] = (types, columns)
     return words, strings, columns
 
 
-def _index_levels(levels: list[bytes]) -> tuple[array.array, list, bytes]:
+def _adopt_columns(columns: tuple[list, ...], base) -> tuple[array.array, bytes, tuple]:
+    words, _, strings = _index_levels(_levels(base), records=False)
+    return words, strings, columns
+
+
+# A `Btf` base is written back to bytes (its own records, exactly as read) so
+# base and split types are seen through the same words; checking many modules
+# indexes vmlinux once.
+_BASE_COLUMNS = PerBase("verifier", lambda base: _columns(_levels(base)),
+                        save=lambda got: got[2], load=_adopt_columns)
+
+
+def _base_columns(base) -> tuple[array.array, bytes, tuple[list, ...]]:
+    if isinstance(base, (bytes, bytearray, memoryview)):
+        return _columns([bytes(base)])
+    return _BASE_COLUMNS(base)
+
+
+def _index_levels(levels: list[bytes], records: bool = True
+                  ) -> tuple[array.array, list, bytes]:
+    """The levels' type words and strings end to end, and (unless
+    `records` is false) their records with offsets into those words."""
     words = array.array("I")
-    records = []
+    out = []
     strings = b""
     for blob in levels:
         h = parse_header(blob)
         level_words = words_of(blob, h.hdr_len + h.type_off, h.type_len, h.endian)
         shift = len(words) * 4
-        for r in split_records(level_words, parse_layout(blob, h)):
-            records.append(r._replace(offset=r.offset + shift))
+        for r in split_records(level_words, parse_layout(blob, h)) if records else ():
+            out.append(r._replace(offset=r.offset + shift))
         words.extend(level_words)
         start = h.hdr_len + h.str_off
         strings += blob[start:start + h.str_len]
-    return words, records, strings
+    return words, out, strings

@@ -22,6 +22,7 @@ as a FUNC; `Tagger.missing` says which did not and why (for `-v`).
 
 from __future__ import annotations
 
+from ..btf.perbase import PerBase
 from .kfuncs import KF_FASTCALL, BtfIds, kf_names, read_btf_ids
 from .ksymtab import ExportTable, read_exports
 
@@ -92,17 +93,19 @@ class Tagger:
 
     def missing(self, btf, skips) -> list[str]:
         """One warning per `.BTF_ids` function that is no FUNC in `btf` (or its base)."""
+        if not self.ids.funcs:
+            return []
         return missing_funcs(self.ids, func_names(btf), skips)
 
 
 def func_names(btf) -> set[str]:
     """Names of the FUNCs of `btf` and of its bases."""
     from ..btf.kinds import Kind
-    out = set()
-    while btf is not None:
-        out.update(t.name for t in btf.types if t.kind == Kind.FUNC)
-        btf = btf.base
-    return out
+    out = {t.name for t in btf.types if t.kind == Kind.FUNC}
+    return out | _base_funcs(btf.base) if btf.base is not None else out
+
+
+_base_funcs = PerBase("funcs", func_names)
 
 
 def missing_funcs(ids: BtfIds, have: set[str], skips=None) -> list[str]:

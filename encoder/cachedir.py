@@ -1,0 +1,39 @@
+"""Where our caches live and what keys them.
+
+Both caches (batch's finished BTF, basecache's derived base data) are keyed
+by xxh3-128 hashes of what made their content: the input's bytes and our own
+code, so that a changed encoder never serves an old answer.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import xxhash
+
+from . import __version__
+
+
+def cache_dir(name: str) -> Path:
+    """`$XDG_CACHE_HOME/dwarf2btf/<name>` (or `~/.cache/...`)."""
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "dwarf2btf" / name
+
+
+def file_hash(path: str) -> str:
+    h = xxhash.xxh3_128()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def code_hash() -> str:
+    """Our version and the bytes of our own source: what made the output."""
+    h = xxhash.xxh3_128(__version__.encode())
+    top = Path(__file__).resolve().parent.parent
+    for pkg in ("encoder", "dedup"):
+        for src in sorted((top / pkg).rglob("*.py")):
+            h.update(src.relative_to(top).as_posix().encode() + b"\0" + src.read_bytes())
+    return h.hexdigest()

@@ -1,0 +1,107 @@
+"""The base cache (encoder/basecache.py): a base's derived data kept between runs.
+
+What must hold: an encode over a base gives the same bytes whether the base's
+data was computed, read back from a snapshot, or the cache is off; what a
+snapshot hands back equals what would be computed; base types decoded on
+demand equal those decoded up front; a snapshot that does not load is
+ignored and replaced.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from encoder import basecache
+from encoder.btf.perbase import PerBase
+from encoder.btf.reader import load, parse, record_starts
+
+from util import REPO
+
+OBJ = REPO / "fixtures" / "obj"
+BASES = [OBJ / "kinds.gcc.dwarf5.btf", OBJ / "kinds.clang.dwarf5.btf",
+         OBJ / "anon_nested.gcc.dwarf4.btf"]
+MODULES = [OBJ / "packed.gcc.dwarf5.o", OBJ / "kinds.clang.dwarf4.o",
+           OBJ / "anon_typedefs.gcc.dwarf5.o"]
+FEATURES = "--btf_features=default,decl_tag_kfuncs"
+
+
+def encode(module, base, out, cache_home, *, cache=True) -> bytes:
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache_home),
+           "DWARF2BTF_BASE_CACHE": "1" if cache else "0"}
+    r = subprocess.run([sys.executable, "-m", "encoder", "encode", FEATURES,
+                        f"--btf_base={base}", f"--btf_encode_detached={out}", str(module)],
+                       env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return out.read_bytes()
+
+
+def snapshots(cache_home) -> list:
+    return sorted((cache_home / "dwarf2btf" / "base").glob("*.snap"))
+
+
+@pytest.mark.parametrize("base", BASES, ids=lambda p: p.stem)
+def test_same_bytes_computed_from_a_snapshot_and_without_cache(tmp_path, base):
+    for module in MODULES:
+        home = tmp_path / module.stem
+        off = encode(module, base, tmp_path / "off.btf", home, cache=False)
+        assert snapshots(home) == [], "the cache is off"
+        first = encode(module, base, tmp_path / "first.btf", home)
+        [snap] = snapshots(home)
+        stamp = snap.stat().st_mtime_ns
+        again = encode(module, base, tmp_path / "again.btf", home)
+        assert off == first == again, module.name
+        assert snapshots(home) == [snap] and snap.stat().st_mtime_ns == stamp, \
+            "a run served by the snapshot wrote it again"
+
+
+def test_a_snapshot_that_does_not_load_is_replaced(tmp_path):
+    home = tmp_path / "cache"
+    base, module = BASES[0], MODULES[0]
+    want = encode(module, base, tmp_path / "a.btf", home)
+    [snap] = snapshots(home)
+    good = snap.read_bytes()
+    for junk in (b"", b"not marshal", good[: len(good) // 2]):
+        snap.write_bytes(junk)
+        assert encode(module, base, tmp_path / "b.btf", home) == want
+        assert snap.read_bytes() == good
+
+
+def test_another_base_gets_its_own_snapshot(tmp_path):
+    home = tmp_path / "cache"
+    encode(MODULES[0], BASES[0], tmp_path / "a.btf", home)
+    encode(MODULES[0], BASES[1], tmp_path / "b.btf", home)
+    assert len(snapshots(home)) == 2
+
+
+@pytest.mark.parametrize("path", sorted(OBJ.glob("*.btf"))[::7], ids=lambda p: p.stem)
+def test_types_decoded_on_demand_equal_those_decoded_up_front(path):
+    eager = load(path)
+    lazy = parse(eager.source[0], starts=record_starts(eager))
+    assert len(lazy.types) == len(eager.types)
+    assert list(lazy.types) == eager.types
+    assert lazy.types[-1] == eager.types[-1] and lazy.types[1:3] == eager.types[1:3]
+
+
+def _adopted_equal_computed(base_path, monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("DWARF2BTF_BASE_CACHE", "1")
+    computed = basecache.load_base(base_path)
+    assert getattr(computed, "snapshot_key", None), "the first load parses"
+    basecache.keep(computed)
+    adopted = basecache.load_base(base_path)
+    assert getattr(adopted, "snapshot_key", None) is None, "the second load adopts"
+    assert adopted.types.__class__.__name__ == "LazyTypes"
+    for name, value in sorted(PerBase.ALL.items()):
+        assert value.export(adopted) == value.export(computed), name
+
+
+@pytest.mark.parametrize("base", BASES, ids=lambda p: p.stem)
+def test_adopted_values_equal_computed_ones(base, monkeypatch, tmp_path):
+    _adopted_equal_computed(base, monkeypatch, tmp_path)
+
+
+@pytest.mark.corpus
+def test_adopted_values_equal_computed_ones_on_vmlinux(vmlinux_btf_file, monkeypatch, tmp_path):
+    _adopted_equal_computed(vmlinux_btf_file, monkeypatch, tmp_path)
