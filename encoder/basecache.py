@@ -80,7 +80,7 @@ def keep(base: Btf | None) -> None:
 
 def _import_users() -> None:
     """Every module that keeps a `PerBase` value (importing registers it)."""
-    from . import encode  # noqa: F401
+    from . import encode, learned  # noqa: F401
     from .btf import verifier  # noqa: F401
     from .exports import tags  # noqa: F401
     from dedup import deduper  # noqa: F401

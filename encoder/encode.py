@@ -15,7 +15,7 @@ import array
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from dedup.compact import to_compact
+from dedup.compact import compact_unit, to_compact
 from dedup.deduper import base_index
 
 from .btf.kinds import FuncLinkage, VarLinkage
@@ -25,6 +25,7 @@ from .btf.perbase import PerBase
 from .dwarf.constants import Lang
 from .exports.tags import tag_candidates
 from .features import Features
+from .learned import Learning
 from .graph.convert import FuncCandidate, Options, UnitTypes, VarCandidate, convert
 from .select import ElfFunctionTable, FunctionTable, Skip, VariableTable
 
@@ -193,6 +194,14 @@ def encode(req: Request, progress: Callable[[int, int], None] | None = None) -> 
             signing = Signing(fast.SigSet(),
                               fast.names(dwarf, req.lang_exclude, _base_names(req.base)),
                               elf_funcs or None)
+        learning = None
+        if signed and req.base is not None:
+            # what earlier modules of this process proved about the base
+            learning = Learning(req.base, f"{opts!r} {sorted(req.lang_exclude)}",
+                                first_id, KNOWN_FIRST)
+            for sig, type_id in learning.table.items():
+                signing.seen.add(sig)
+                sig2id[sig] = type_id
         n = 0
         for n, (unit, ut) in enumerate(_unit_results(req, dwarf, first_id, opts, signing), 1):
             if progress:
@@ -200,8 +209,11 @@ def encode(req: Request, progress: Callable[[int, int], None] | None = None) -> 
             if ut is None:
                 continue
             known = [sig2id[sig] for sig in ut.known]
-            handle = deduper.add_unit(ut.types, first=first_id, known=known,
-                                      known_first=KNOWN_FIRST)
+            labels, refs = compact_unit(ut.types)
+            handle = deduper.add_compact(labels, refs, first=first_id, known=known,
+                                         known_first=KNOWN_FIRST)
+            if learning is not None:
+                learning.unit(handle, labels, refs, ut.known, ut.signed)
             for sig, type_id in ut.signed:
                 if sig not in sig2id:
                     sig2id[sig] = deduper.store_id(handle, type_id)
@@ -209,6 +221,8 @@ def encode(req: Request, progress: Callable[[int, int], None] | None = None) -> 
             funcs += ((handle, f, ut.name) for f in ut.funcs)
             vars_ += ((handle, v, ut.name) for v in ut.vars)
         btf, maps = deduper.finish()
+        if learning is not None:
+            learning.learn(maps)
         tagger = tag_candidates(elf, feats, funcs, vars_)    # kfunc/export DECL_TAGs (exports/)
     emit_functions(btf, maps, funcs, functions, skips, consistent=feats.consistent_func)
     emit_variables(btf, maps, vars_, variables, skips)

@@ -105,3 +105,23 @@ def test_adopted_values_equal_computed_ones(base, monkeypatch, tmp_path):
 @pytest.mark.corpus
 def test_adopted_values_equal_computed_ones_on_vmlinux(vmlinux_btf_file, monkeypatch, tmp_path):
     _adopted_equal_computed(vmlinux_btf_file, monkeypatch, tmp_path)
+
+
+def test_learned_signatures_change_no_output():
+    """encoder/learned.py: modules encoded one after another in one process
+    (as in a batch worker) skip what earlier ones proved to be base types;
+    the bytes must be those of a process that knew nothing."""
+    from encoder import api, learned
+    from encoder.btf.writer import encode as write
+
+    base = load(OBJ / "kinds.gcc.dwarf5.btf")
+    modules = sorted(OBJ.glob("*.gcc.dwarf4.o")) + sorted(OBJ.glob("*.clang.dwarf5.o"))
+    fresh = []
+    for m in modules:
+        learned._LEARNED.clear()
+        fresh.append(write(api.encode(m, base, features="default")))
+    learned._LEARNED.clear()
+    for _ in range(2):
+        assert [write(api.encode(m, base, features="default")) for m in modules] == fresh
+    assert sum(len(t) for by in learned._LEARNED.values() for t in by.values()) > 10, \
+        "nothing was learned: the test proves nothing"

@@ -1628,6 +1628,26 @@ static void sigset_dealloc(PyObject *self)
 
 static Py_ssize_t sigset_len(PyObject *self) { return ((SigSetObject *)self)->n; }
 
+/* add(sig) -> True if new: a signature (16 bytes, as Unit.sig gives) learned
+ * elsewhere, so that classify treats it as handed out already. */
+static PyObject *sigset_add_py(PyObject *self, PyObject *arg)
+{
+    if (!PyBytes_Check(arg) || PyBytes_GET_SIZE(arg) != 16) {
+        PyErr_SetString(PyExc_TypeError, "a signature is 16 bytes");
+        return NULL;
+    }
+    uint64_t k[2];
+    memcpy(k, PyBytes_AS_STRING(arg), 16);
+    int r = sigset_add((SigSetObject *)self, k[0], k[1]);
+    if (r < 0) return NULL;
+    return PyBool_FromLong(r);
+}
+
+static PyMethodDef sigset_methods[] = {
+    {"add", sigset_add_py, METH_O, "add(sig) -> True if it was not there"},
+    {NULL}
+};
+
 static PySequenceMethods sigset_seq = { .sq_length = sigset_len };
 
 static PyTypeObject SigSetType = {
@@ -1639,6 +1659,7 @@ static PyTypeObject SigSetType = {
     .tp_new = sigset_new,
     .tp_dealloc = sigset_dealloc,
     .tp_as_sequence = &sigset_seq,
+    .tp_methods = sigset_methods,
 };
 
 static const int32_t SUBPROGRAM = 0x2e;

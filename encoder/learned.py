@@ -1,0 +1,104 @@
+"""What earlier modules over the same base proved: type signature -> base id.
+
+A batch encodes hundreds of modules over one vmlinux, and each describes
+again the kernel types it uses (struct sk_buff and all it reaches): nine in
+ten of the types a module converts end up as base types.  Once a module has
+shown that the DIE graph of signature S is the base type b, later modules in
+the process refer to b wherever S appears and never convert it.
+
+That is sound only where the answer cannot depend on the module.  A type
+that dedup mapped onto a base type has every named type it reaches in the
+base, so its signature is structural (base names are never signed by name)
+and equal signatures mean bisimilar graphs.  What can still depend on the
+module is a declaration: a FWD resolves by what else has its name.  So a
+signature is learned only when its graph reaches no declaration (FWD or
+enum forward) and the base type it became reaches none either.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from dedup.compact import Label, Refs, is_fwd_label
+from dedup.deduper import base_index
+
+from .btf.model import Btf
+from .btf.perbase import PerBase
+
+
+def _reaching_declarations(base: Btf) -> frozenset[int]:
+    """Base ids from which a declaration can be reached (itself included)."""
+    index = base_index(base)
+    lab, ref = index.lab, index.ref
+    back: list[list[int]] = [[] for _ in lab]
+    for b, rs in enumerate(ref):
+        for r in rs:
+            back[r].append(b)
+    out = set(index.declarations)
+    work = list(out)
+    while work:
+        for b in back[work.pop()]:
+            if b not in out:
+                out.add(b)
+                work.append(b)
+    return frozenset(out)
+
+
+_base_dirty = PerBase("declaration_reach", _reaching_declarations)
+
+# per base, per encoding options: signature -> base id (this process only)
+_LEARNED: "weakref.WeakKeyDictionary[Btf, dict]" = weakref.WeakKeyDictionary()
+
+
+class Learning:
+    """One encode's share: what it may skip, and what it found out."""
+
+    def __init__(self, base: Btf, options_key: str, first: int, known_first: int):
+        self.table: dict[bytes, int] = _LEARNED.setdefault(base, {}).setdefault(options_key, {})
+        self.base_end = base.type_count
+        self.dirty_base = _base_dirty(base)
+        self.first = first
+        self.known_first = known_first
+        self.clean_sig: dict[bytes, bool] = {}
+        self._units: list[tuple[int, list, list[bool]]] = []
+
+    def unit(self, handle: int, labels: list[Label], refs: list[Refs],
+             known: list[bytes], signed: list[tuple[bytes, int]]) -> None:
+        """Note which of a unit's types reach no declaration."""
+        first, known_first, n = self.first, self.known_first, len(labels)
+        dirty = [is_fwd_label(lb) for lb in labels]
+        back: list[list[int]] = [[] for _ in range(n)]
+        table, clean_sig, dirty_base = self.table, self.clean_sig, self.dirty_base
+        for i, rs in enumerate(refs):
+            for r in rs:
+                if r >= first:
+                    back[r - first].append(i)
+                elif r >= known_first:
+                    sig = known[r - known_first]
+                    if not clean_sig.get(sig, sig in table):
+                        dirty[i] = True
+                elif r in dirty_base:
+                    dirty[i] = True
+        work = [i for i in range(n) if dirty[i]]
+        while work:
+            for i in back[work.pop()]:
+                if not dirty[i]:
+                    dirty[i] = True
+                    work.append(i)
+        # a signature may stand for void or an earlier type: not learned
+        mine = [(sig, t) for sig, t in signed if 0 <= t - first < n]
+        clean = [not d for d in dirty]
+        for sig, type_id in mine:
+            clean_sig.setdefault(sig, clean[type_id - first])
+        self._units.append((handle, mine, clean))
+
+    def learn(self, maps) -> None:
+        """After dedup: remember the clean signatures that became base types."""
+        end, dirty_base, table, first = self.base_end, self.dirty_base, self.table, self.first
+        for handle, signed, clean in self._units:
+            m = maps[handle]
+            for sig, type_id in signed:
+                if clean[type_id - first]:
+                    final = m[type_id]
+                    if final < end and final not in dirty_base:
+                        table.setdefault(sig, final)
