@@ -82,13 +82,15 @@ class BaseIndex:
         if self._candidates is None:
             Graph(self)                     # builds the shared candidate buckets
         return (self.lab, self.ref, self.prim_table, self.ref_table, self.declarations,
-                self._candidates, p.cls, p.keys, p.cycles, p.n, self.aggregates, self.enums)
+                self._candidates, p.cls, p.keys, p.cycles, p.n, self.aggregates, self.enums,
+                self.class_first, self.canon)
 
     @classmethod
     def from_state(cls, state: tuple) -> "BaseIndex":
         index = cls.__new__(cls)
         (index.lab, index.ref, index.prim_table, index.ref_table, index.declarations,
-         index._candidates, *part, index.aggregates, index.enums) = state
+         index._candidates, *part, index.aggregates, index.enums, index.class_first,
+         index.canon) = state
         index.end = len(index.lab)
         index.graph_table = {}              # only ever read to build _candidates
         p = index._partition = Partition()
@@ -102,6 +104,8 @@ class BaseIndex:
             cls = p.extend(self.lab, self.ref)
             for b in range(1, self.end):
                 _note_definition(self.aggregates, self.enums, self.lab[b], cls[b], b)
+            first = self.class_first = {}
+            self.canon = [first.setdefault(c, b) for b, c in enumerate(cls)]
             self._partition = p
         return self._partition
 
@@ -712,21 +716,30 @@ class Graph:
             cls = base_classes.fork().extend(labels, succ)
             if not self._resolve_fwds(labels, cls, canon):
                 break
-        # one representative per class: the lowest id
+        # One representative per class: the lowest id.  A base class's is a
+        # base id, known per base; only the store's nodes are visited here.
+        base_first = base.class_first
         rep: dict[int, int] = {}
-        for d, c in enumerate(cls):
-            if c not in rep:
-                rep[c] = d
-        new_of_dense = [UNSET] * len(cls)
+        new_of_dense = base.canon + [UNSET] * (len(cls) - bend)
         keep = []
         for d in range(bend, len(cls)):
-            if rep[cls[d]] == d:
-                new_of_dense[d] = bend + len(keep)
-                keep.append(d)
-        for d in range(len(cls)):
-            r = rep[cls[d]]
-            new_of_dense[d] = r if r < bend else new_of_dense[r]
-        relabel = [new_of_dense[pos[resolve(g)]] for g in range(n_old)]
+            c = cls[d]
+            r = base_first.get(c)
+            if r is None:
+                r = rep.setdefault(c, d)
+                if r == d:
+                    r = bend + len(keep)
+                    keep.append(d)
+                else:
+                    r = new_of_dense[r]
+            new_of_dense[d] = r
+        # a base id stands for its class's first, or (a resolved
+        # declaration) for what it was resolved to
+        relabel = base.canon.copy()
+        for b in base.declarations:
+            if mp[b] != b:
+                relabel[b] = new_of_dense[pos[resolve(b)]]
+        relabel += [new_of_dense[pos[resolve(g)]] for g in range(bend, n_old)]
         new_lab = [labels[d] for d in keep]
         new_ref = [tuple([new_of_dense[s] for s in succ[d]]) for d in keep]
         for b in self.base.declarations:              # base FWD resolutions

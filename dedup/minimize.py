@@ -95,14 +95,14 @@ class Partition:
     def __init__(self):
         self.cls: list[int] = []
         self.keys: dict = {}             # (label, ref classes) -> class
-        self.cycles: dict = {}           # invariant signature -> [one node per class on a cycle]
+        self.cycles: dict = {}           # invariant signature -> (one node per class on a cycle)
         self.n = 0                       # classes so far
 
     def fork(self) -> "Partition":
         p = Partition()
         p.cls = self.cls.copy()
         p.keys = self.keys.copy()
-        p.cycles = {k: v.copy() for k, v in self.cycles.items()}
+        p.cycles = self.cycles.copy()       # its values are tuples: shared safely
         p.n = self.n
         return p
 
@@ -161,7 +161,8 @@ def _cycle(comp, labels, succ, cls, keys, cycles, nclasses) -> int:
             if c is None:
                 c = first[b] = nclasses
                 nclasses += 1
-                cycles.setdefault(_signature(v, labels, succ), []).append(v)
+                sig = _signature(v, labels, succ)
+                cycles[sig] = (*cycles.get(sig, ()), v)
             cls[v] = c
     for v in comp:
         keys.setdefault((labels[v], tuple([cls[r] for r in succ[v]])), cls[v])
