@@ -10,7 +10,8 @@ xxh3-128 of the blob, our code and the Python version); later runs adopt
 them and decode a base type only when one is asked for.
 
 A snapshot is written only for a base that parsed whole, atomically; one
-that does not load is ignored (and replaced by the next run).
+that does not load is ignored (and replaced by the next run).  Writing one
+drops those an older encoder wrote and all but the newest few.
 `DWARF2BTF_BASE_CACHE=0` turns the cache off.
 """
 
@@ -31,6 +32,7 @@ from .cachedir import cache_dir, code_hash
 from .errors import BtfError, Dwarf2BtfError
 
 FORMAT = 1
+KEEP = 8            # snapshots kept (a few bases: releases, configs)
 
 
 def enabled() -> bool:
@@ -73,6 +75,7 @@ def keep(base: Btf | None) -> None:
     try:
         _path(key).parent.mkdir(parents=True, exist_ok=True)
         write_atomically(_path(key), marshal.dumps(snap))
+        _prune(key)
     except (OSError, ValueError, Dwarf2BtfError):
         return
     base.snapshot_key = None
@@ -87,9 +90,25 @@ def _import_users() -> None:
 
 
 def _key(blob: bytes) -> str:
-    h = xxhash.xxh3_128(blob)
-    h.update(f"\0{code_hash()}\0{sys.version}\0{marshal.version}\0{FORMAT}".encode())
-    return h.hexdigest()
+    """`<base>-<code>`: the blob's hash, then what reads the snapshot."""
+    code = xxhash.xxh3_64(f"{code_hash()}\0{sys.version}\0{marshal.version}\0{FORMAT}".encode())
+    return f"{xxhash.xxh3_128(blob).hexdigest()}-{code.hexdigest()}"
+
+
+def _prune(kept: str) -> None:
+    """Drop snapshots an older encoder wrote, and all but the newest KEEP."""
+    code = "-" + kept.split("-")[1]
+    snaps = sorted(_path(kept).parent.glob("*.snap"), key=_mtime, reverse=True)
+    ours = [p for p in snaps if p.stem.endswith(code)]
+    for p in [p for p in snaps if not p.stem.endswith(code)] + ours[KEEP:]:
+        p.unlink(missing_ok=True)
+
+
+def _mtime(p) -> float:
+    try:
+        return p.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _path(key: str):

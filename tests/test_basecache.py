@@ -125,3 +125,21 @@ def test_learned_signatures_change_no_output():
         assert [write(api.encode(m, base, features="default")) for m in modules] == fresh
     assert sum(len(t) for by in learned._LEARNED.values() for t in by.values()) > 10, \
         "nothing was learned: the test proves nothing"
+
+
+def test_snapshots_of_an_older_encoder_and_beyond_the_newest_few_are_dropped(tmp_path):
+    home = tmp_path / "cache"
+    encode(MODULES[0], BASES[0], tmp_path / "a.btf", home)
+    [mine] = snapshots(home)
+    folder = mine.parent
+    old = folder / (mine.stem.split("-")[0] + "-0123456789abcdef.snap")
+    old.write_bytes(b"from an older encoder")
+    others = [folder / f"{i:032x}-{mine.stem.split('-')[1]}.snap" for i in range(basecache.KEEP)]
+    for i, p in enumerate(others):
+        p.write_bytes(b"x")
+        os.utime(p, (1000 + i, 1000 + i))
+    mine.unlink()
+    encode(MODULES[0], BASES[0], tmp_path / "b.btf", home)
+    left = snapshots(home)
+    assert old not in left and mine in left
+    assert len(left) == basecache.KEEP and others[0] not in left
