@@ -42,6 +42,7 @@ import pytest
 
 import corpus
 import libbpf
+from dedup.compact import from_compact
 from encoder.btf.compare import ENTRY_KINDS, Canon, entries
 from encoder.btf.kinds import FuncLinkage, Kind
 from encoder.btf.model import (Btf, Datasec, DeclTag, Func, FuncProto, Param, Ptr, Struct,
@@ -198,9 +199,10 @@ def watching(pre: PreDedup):
     real_funcs, real_vars = enc.emit_functions, enc.emit_variables
 
     class WatchedDeduper(real_deduper):
-        def add_unit(self, types, **kw):
-            w.offsets.append(pre.add_unit(types))
-            handle = super().add_unit(types, **kw)
+        # every unit enters through add_compact (add_unit calls it too)
+        def add_compact(self, labels, refs, **kw):
+            w.offsets.append(pre.add_unit([from_compact(lb, r) for lb, r in zip(labels, refs)]))
+            handle = super().add_compact(labels, refs, **kw)
             assert handle == len(w.offsets) - 1
             return handle
 
