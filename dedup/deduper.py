@@ -19,15 +19,7 @@ MAX_ROUNDS = 20
 
 def _base_chain(base: Btf) -> list[Type]:
     """All types of `base` (and of its own bases) in id order, from id 1."""
-    levels = []
-    b = base
-    while b is not None:
-        levels.append(b)
-        b = b.base
-    out: list[Type] = []
-    for level in reversed(levels):
-        out.extend(level.types)
-    return out
+    return [t for level in base.levels() for t in level.types]
 
 
 # One index per base BTF, shared by every Deduper over it (the encoder

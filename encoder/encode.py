@@ -108,13 +108,8 @@ def _convert_unit(dwarf, unit, first_id: int, opts: Options,
 def _names_of(base: Btf) -> set[str]:
     """Names of the aggregates, enums, declarations and typedefs of `base`
     and its own bases."""
-    out: set[str] = set()
-    b = base
-    while b is not None:
-        out.update(t.name for t in b.types
-                   if t.name and isinstance(t, (Struct, Union, Enum, Enum64, Fwd, Typedef)))
-        b = b.base
-    return out
+    return {t.name for level in base.levels() for t in level.types
+            if t.name and isinstance(t, (Struct, Union, Enum, Enum64, Fwd, Typedef))}
 
 
 _names_in_base = PerBase("names", _names_of)

@@ -299,6 +299,15 @@ class Btf:
         self.types.append(t)
         return self.type_count - 1
 
+    def levels(self) -> list["Btf"]:
+        """This BTF and the bases below it, base-most first (id order)."""
+        out = []
+        level = self
+        while level is not None:
+            out.append(level)
+            level = level.base
+        return out[::-1]
+
     def own_ids(self) -> range:
         return range(self.start_id, self.type_count)
 

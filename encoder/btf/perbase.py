@@ -15,12 +15,8 @@ from typing import Any, Callable
 
 def shape(base) -> tuple:
     """What says a base is still the one a value was computed from: its
-    levels' type counts and string-table ends, base-most last."""
-    out = []
-    while base is not None:
-        out.append((len(base.types), base.strings.end))
-        base = base.base
-    return tuple(out)
+    levels' type counts and string-table ends."""
+    return tuple((len(b.types), b.strings.end) for b in base.levels())
 
 
 class PerBase:

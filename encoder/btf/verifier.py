@@ -1193,11 +1193,7 @@ class _Verifier:
 
 def _levels(base) -> list[bytes]:
     """The blobs of `base` and its own bases, base-most first."""
-    chain = []
-    while base is not None:
-        chain.append(base)
-        base = base.base
-    return [_blob(b) for b in reversed(chain)]
+    return [_blob(b) for b in base.levels()]
 
 
 def _blob(btf) -> bytes:
