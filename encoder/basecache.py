@@ -27,9 +27,9 @@ import xxhash
 
 from .btf.model import Btf
 from .btf.perbase import PerBase
-from .btf.reader import load, parse, record_starts, sections_of
+from .btf.reader import from_sections, parse, record_starts, sections_of
 from .cachedir import cache_dir, code_hash
-from .errors import BtfError, Dwarf2BtfError
+from .errors import Dwarf2BtfError
 
 FORMAT = 1
 KEEP = 8            # snapshots kept (a few bases: releases, configs)
@@ -45,7 +45,7 @@ def load_base(path: str) -> Btf:
     path = str(path)
     blob, base_blob, section = sections_of(path)
     if base_blob is not None or not enabled():     # a base over its own base: not cached
-        return load(path)
+        return from_sections(path, blob, base_blob, section)
     key = _key(blob)
     snap = _read(key)
     if snap is not None:
@@ -53,10 +53,7 @@ def load_base(path: str) -> Btf:
         for name, state in snap["values"].items():
             PerBase.ALL[name].adopt(btf, state)
         return btf
-    try:
-        btf = parse(blob)
-    except BtfError as e:
-        raise e.within(file=path, section=section)
+    btf = from_sections(path, blob, None, section)
     btf.snapshot_key = key
     return btf
 

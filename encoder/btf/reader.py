@@ -240,7 +240,12 @@ def load(path: str | Path, *, base: Btf | None = None) -> Btf:
     given, as libbpf does since 1.5.
     """
     path = str(path)
-    btf_bytes, base_bytes, section = sections_of(path)
+    return from_sections(path, *sections_of(path), base=base)
+
+
+def from_sections(path: str, btf_bytes: bytes, base_bytes: bytes | None,
+                  section: str | None, *, base: Btf | None = None) -> Btf:
+    """`load` once the sections are read (`sections_of`)."""
     if base is None and base_bytes is not None:
         try:
             base = parse(base_bytes)
