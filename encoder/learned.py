@@ -26,22 +26,28 @@ from .btf.model import Btf
 from .btf.perbase import PerBase
 
 
+def _spread(dirty: list[bool], back: list[list[int]]) -> None:
+    """Mark dirty whatever reaches a dirty node (`back[i]`: who refers to i)."""
+    work = [i for i, d in enumerate(dirty) if d]
+    while work:
+        for i in back[work.pop()]:
+            if not dirty[i]:
+                dirty[i] = True
+                work.append(i)
+
+
 def _reaching_declarations(base: Btf) -> frozenset[int]:
     """Base ids from which a declaration can be reached (itself included)."""
     index = base_index(base)
-    lab, ref = index.lab, index.ref
-    back: list[list[int]] = [[] for _ in lab]
-    for b, rs in enumerate(ref):
+    back: list[list[int]] = [[] for _ in index.lab]
+    for b, rs in enumerate(index.ref):
         for r in rs:
             back[r].append(b)
-    out = set(index.declarations)
-    work = list(out)
-    while work:
-        for b in back[work.pop()]:
-            if b not in out:
-                out.add(b)
-                work.append(b)
-    return frozenset(out)
+    dirty = [False] * len(back)
+    for b in index.declarations:
+        dirty[b] = True
+    _spread(dirty, back)
+    return frozenset(b for b, d in enumerate(dirty) if d)
 
 
 _base_dirty = PerBase("declaration_reach", _reaching_declarations)
@@ -79,12 +85,7 @@ class Learning:
                         dirty[i] = True
                 elif r in dirty_base:
                     dirty[i] = True
-        work = [i for i in range(n) if dirty[i]]
-        while work:
-            for i in back[work.pop()]:
-                if not dirty[i]:
-                    dirty[i] = True
-                    work.append(i)
+        _spread(dirty, back)
         # a signature may stand for void or an earlier type: not learned
         mine = [(sig, t) for sig, t in signed if 0 <= t - first < n]
         clean = [not d for d in dirty]
