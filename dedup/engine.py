@@ -18,6 +18,7 @@ from encoder.errors import BtfError
 from .compact import (ARRAY, CONST, DATASEC, DECL_TAG, ENUM, ENUM64, FLOAT, FUNC,
                       FUNC_PROTO, FWD, INT, PTR, RESTRICT, STRUCT, TYPE_TAG, TYPEDEF,
                       UNION, VAR, VOID_LABEL, VOLATILE, Label, Refs, is_fwd_label)
+from encoder.frozen import FrozenTable, frozen
 from .minimize import Partition, sccs
 
 UNSET = -1
@@ -81,20 +82,23 @@ class BaseIndex:
         p = self.partition()
         if self._candidates is None:
             Graph(self)                     # builds the shared candidate buckets
-        return (self.lab, self.ref, self.prim_table, self.ref_table, self.declarations,
-                self._candidates, p.cls, p.keys, p.cycles, p.n, self.aggregates, self.enums,
-                self.class_first, self.canon)
+        # The big tables stay bytes until probed: a small module asks
+        # them a few thousand questions of 95 k entries (dedup/frozen.py).
+        return (self.lab, self.ref, self.prim_table, frozen(self.ref_table), self.declarations,
+                frozen(self._candidates), p.cls, frozen(p.keys), frozen(p.cycles), p.n,
+                self.aggregates, self.enums, frozen(self.class_first), self.canon)
 
     @classmethod
     def from_state(cls, state: tuple) -> "BaseIndex":
         index = cls.__new__(cls)
-        (index.lab, index.ref, index.prim_table, index.ref_table, index.declarations,
-         index._candidates, *part, index.aggregates, index.enums, index.class_first,
+        p = index._partition = Partition()
+        (index.lab, index.ref, index.prim_table, ref_table, index.declarations,
+         candidates, p.cls, keys, cycles, p.n, index.aggregates, index.enums, class_first,
          index.canon) = state
+        index.ref_table, index._candidates, p.keys, p.cycles, index.class_first = map(
+            FrozenTable, (ref_table, candidates, keys, cycles, class_first))
         index.end = len(index.lab)
         index.graph_table = {}              # only ever read to build _candidates
-        p = index._partition = Partition()
-        p.cls, p.keys, p.cycles, p.n = part
         return index
 
     def partition(self) -> Partition:

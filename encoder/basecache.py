@@ -18,9 +18,12 @@ drops those an older encoder wrote and all but the newest few.
 from __future__ import annotations
 
 import array
+import functools
 import gc
 import marshal
+import mmap
 import os
+import struct
 import sys
 
 import xxhash
@@ -30,8 +33,11 @@ from .btf.perbase import PerBase
 from .btf.reader import from_sections, parse, record_starts, sections_of
 from .cachedir import cache_dir, code_hash
 from .errors import Dwarf2BtfError
+from .frozen import FrozenTable, Overlay, frozen
 
-FORMAT = 1
+FORMAT = 3
+MAGIC = b"d2bsnap\0"
+_HEAD = struct.Struct("<8sI16s")     # magic, index size, its xxh3-128; then index, values
 KEEP = 8            # snapshots kept (a few bases: releases, configs)
 
 
@@ -49,13 +55,22 @@ def load_base(path: str) -> Btf:
     key = _key(blob)
     snap = _read(key)
     if snap is not None:
-        btf = parse(blob, starts=array.array("I", snap["starts"]))
-        for name, state in snap["values"].items():
-            PerBase.ALL[name].adopt(btf, state)
+        index, data = snap
+        btf = parse(blob, starts=array.array("I", index["starts"]))
+        for name, (at, size, digest) in index["values"].items():
+            PerBase.ALL[name].adopt(btf, functools.partial(_thaw, btf, key, data[at:at + size],
+                                                           digest))
+        btf.strings.index_source = functools.partial(_string_index, btf)
         return btf
     btf = from_sections(path, blob, None, section)
     btf.snapshot_key = key
     return btf
+
+
+# The base's string table's index (name -> offset), probed in place: a
+# module looks up a few hundred names.
+_string_index = PerBase("strings", lambda base: base.strings.build_index(), save=frozen,
+                        load=lambda state, base: Overlay(FrozenTable(state)))
 
 
 def keep(base: Btf | None) -> None:
@@ -66,12 +81,19 @@ def keep(base: Btf | None) -> None:
     if key is None:
         return
     _import_users()
-    snap = {"format": FORMAT, "starts": record_starts(base).tobytes(),
-            "values": {name: v.export(base) for name, v in sorted(PerBase.ALL.items())}}
+    values, where, at = [], {}, 0
+    for name, v in sorted(PerBase.ALL.items()):
+        packed = marshal.dumps(v.export(base))
+        where[name] = (at, len(packed), xxhash.xxh3_128_digest(packed))
+        values.append(packed)
+        at += len(packed)
+    index = marshal.dumps({"format": FORMAT, "starts": record_starts(base).tobytes(),
+                           "values": where})
     from .output import write_btf_file as write_atomically
     try:
         _path(key).parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(_path(key), marshal.dumps(snap))
+        write_atomically(_path(key), b"".join(
+            [_HEAD.pack(MAGIC, len(index), xxhash.xxh3_128_digest(index)), index, *values]))
         _prune(key)
     except (OSError, ValueError, Dwarf2BtfError):
         return
@@ -112,26 +134,47 @@ def _path(key: str):
     return cache_dir("base") / f"{key}.snap"
 
 
-def _read(key: str) -> dict | None:
+def _read(key: str) -> tuple[dict, memoryview] | None:
+    """(index, the values' bytes) of a snapshot, mapped: a value is read
+    (and checked) only when a run asks for it."""
     try:
         with open(_path(key), "rb") as f:
-            data = f.read()
-    except OSError:
+            data = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+    except (OSError, ValueError):           # ValueError: an empty file
         return None
-    # Millions of new objects, none garbage: without the cyclic collector
-    # running over and over meanwhile this takes half the time; frozen
-    # afterwards, later collections do not walk them either.
-    gc.disable()
     try:
-        snap = marshal.loads(data)
-    except (ValueError, EOFError, TypeError):
+        magic, size, digest = _HEAD.unpack_from(data)
+        packed = data[_HEAD.size:_HEAD.size + size]
+        if magic != MAGIC or xxhash.xxh3_128_digest(packed) != digest:
+            return None
+        index = marshal.loads(packed)
+    except (struct.error, ValueError, EOFError, TypeError):
         return None
-    finally:
-        gc.enable()
-    gc.freeze()
-    if not isinstance(snap, dict) or snap.get("format") != FORMAT:
+    if not isinstance(index, dict) or index.get("format") != FORMAT:
         return None
     _import_users()
-    if set(snap.get("values", ())) != set(PerBase.ALL):
+    values = index.get("values", {})
+    if set(values) != set(PerBase.ALL) or \
+            len(data) != _HEAD.size + size + sum(v[1] for v in values.values()):
         return None
-    return snap
+    return index, data[_HEAD.size + size:]
+
+
+def _thaw(btf: Btf, key: str, packed: memoryview, digest: bytes):
+    """One value of `btf` from its bytes; None, and the snapshot to be
+    written again, if they are not what was written.
+
+    Hundreds of thousands of new objects, none garbage: without the cyclic
+    collector running over and over meanwhile this takes half the time;
+    frozen afterwards, later collections do not walk them either."""
+    if xxhash.xxh3_128_digest(packed) == digest:
+        gc.disable()
+        try:
+            return marshal.loads(packed)
+        except (ValueError, EOFError, TypeError):
+            pass
+        finally:
+            gc.enable()
+            gc.freeze()
+    btf.snapshot_key = key
+    return None

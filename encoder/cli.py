@@ -17,6 +17,10 @@ from . import PAHOLE_VERSION, __version__
 from .errors import Dwarf2BtfError
 
 # How we are called by kernel builds: `$(PAHOLE) -J ... FILE`, no subcommand.
+# Under `entry`, what a command leaves to os._exit instead of freeing (a
+# base's tables: ~10 ms of deallocation for a small module's run).
+_left_to_exit: list | None = None
+
 PAHOLE_NAMES = ("pahole", "dwarf2btf-pahole")
 TOP_OPTIONS = ("-h", "--help", "--version", "--debug")
 EX_USAGE = 64           # what pahole (argp) exits with on a bad option
@@ -113,6 +117,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
     if args.btf_encode and not args.btf_encode_detached:    # as pahole: detached wins
         write_btf_section(args.file, data, base_data, drop_signature=args.drop_signature)
     keep(base)
+    if _left_to_exit is not None:
+        _left_to_exit.append(base)
     return 0
 
 
@@ -290,22 +296,15 @@ def add_encoding_options(e: argparse.ArgumentParser) -> None:
                    help="no progress bar (there is none unless stderr is a terminal)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dwarf2btf", description=__doc__.splitlines()[0],
-                                epilog="`dwarf2btf -J ... FILE` (no command) is read as "
-                                "pahole's command line, as kernel builds call PAHOLE.")
-    p.add_argument("--version", action="version", version=f"v{pahole_version()}",
-                   help="print the pahole version we stand in for, as kbuild expects "
-                        "(our own: `dwarf2btf version`)")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _parser_dump(sub) -> None:
     d = sub.add_parser("dump", help="print BTF like `bpftool btf dump file`")
     d.add_argument("file", help="raw BTF, or an ELF file with a .BTF section")
     d.add_argument("--base", "-B", help="base BTF (ELF or raw) for split BTF")
     d.add_argument("--format", choices=("raw", "json"), default="raw")
     d.set_defaults(func=cmd_dump)
 
+
+def _parser_encode(sub) -> None:
     e = sub.add_parser("encode", help="encode FILE's DWARF as BTF (pahole -J)", **_examples(
         "  dwarf2btf encode vmlinux -j --btf_features=default --btf_encode_detached=vmlinux.btf\n"
         "  dwarf2btf encode mod.ko -J --btf_base /sys/kernel/btf/vmlinux "
@@ -326,6 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print every skipped function and variable with the reason")
     e.set_defaults(func=cmd_encode)
 
+
+def _parser_relocate(sub) -> None:
     r = sub.add_parser("relocate", help="move module BTF with a distilled base onto "
                        "another vmlinux, as the kernel does at module load", **_examples(
                            "  dwarf2btf relocate mod.ko --base /sys/kernel/btf/vmlinux\n"
@@ -339,12 +340,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-q", "--quiet", action="store_true")
     r.set_defaults(func=cmd_relocate)
 
+
+def _parser_strip_layout(sub) -> None:
     sl = sub.add_parser("strip-layout", help="drop the layout section (and 32-byte header) "
                         "for kernels before 7.1, which refuse it")
     sl.add_argument("file", help="raw BTF, or an ELF file (.BTF and .BTF.base, in place)")
     sl.add_argument("-o", "--output", help="write raw BTF here instead of in place")
     sl.set_defaults(func=cmd_strip_layout)
 
+
+def _parser_dedup(sub) -> None:
     dd = sub.add_parser("dedup", help="deduplicate BTF made by anything")
     dd.add_argument("file", help="raw BTF, or an ELF file with a .BTF section")
     dd.add_argument("-o", "--output", required=True, help="where to write the result")
@@ -352,6 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     dd.add_argument("-q", "--quiet", action="store_true")
     dd.set_defaults(func=cmd_dedup)
 
+
+def _parser_verify(sub) -> None:
     v = sub.add_parser("verify", help="check BTF against the kernel's rules")
     v.add_argument("file", help="raw BTF, or an ELF file with a .BTF section")
     v.add_argument("--base", "-B", help="base BTF (ELF or raw) for split BTF")
@@ -363,6 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "raw base BTF; not for ELF .BTF or split BTF, as the kernel does)")
     v.set_defaults(func=cmd_verify)
 
+
+def _parser_batch(sub) -> None:
     from .batch import add_arguments as batch_arguments
     b = sub.add_parser("batch", help="encode many files: one pool, a cache, a report",
                        **_examples(
@@ -375,6 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_encoding_options(b)
     b.set_defaults(func=cmd_batch)
 
+
+def _parser_stats(sub) -> None:
     s = sub.add_parser("stats", help="what a BTF is made of: kinds, bytes, largest types",
                        **_examples("  dwarf2btf stats /sys/kernel/btf/vmlinux\n"
                                    "  dwarf2btf stats mod.ko -B vmlinux --json"))
@@ -383,6 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_stats)
 
+
+def _parser_diff(sub) -> None:
     df = sub.add_parser("diff", help="semantic difference of two BTFs (exit 0 same, 1 differ)",
                         **_examples(
         "  dwarf2btf diff old/vmlinux new/vmlinux            # two kernels\n"
@@ -401,6 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="lines of detail per changed entry (default 12)")
     df.set_defaults(func=cmd_diff)
 
+
+def _parser_header(sub) -> None:
     h = sub.add_parser("header", help="write vmlinux.h, as `bpftool btf dump file FILE "
                        "format c`", **_examples(
         "  dwarf2btf header /sys/kernel/btf/vmlinux -o vmlinux.h\n"
@@ -419,14 +434,52 @@ def build_parser() -> argparse.ArgumentParser:
                         "libbpf 1.6 (which also sizes 1- and 8-byte enums with mode())")
     h.set_defaults(func=cmd_header)
 
+
+def _parser_version(sub) -> None:
     ver = sub.add_parser("version", help="print our version (--version prints pahole's form)",
                          **_examples("  dwarf2btf version     # ours, and the pahole we claim\n"
                                      "  dwarf2btf --version   # v1.25: what kbuild's "
                                      "pahole-version.sh reads"))
     ver.set_defaults(func=cmd_version)
 
+
+def _parser_exports(sub) -> None:
     from .exports.report import add_parser as add_exports
     add_exports(sub)
+
+
+SUBCOMMANDS = {
+    "dump": _parser_dump,
+    "encode": _parser_encode,
+    "relocate": _parser_relocate,
+    "strip-layout": _parser_strip_layout,
+    "dedup": _parser_dedup,
+    "verify": _parser_verify,
+    "batch": _parser_batch,
+    "stats": _parser_stats,
+    "diff": _parser_diff,
+    "header": _parser_header,
+    "version": _parser_version,
+    "exports": _parser_exports,
+}
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The command line; given `argv`, only the subcommand it names is
+    built when it names one (each imports what its options list: a small
+    module's run should not pay for all of them)."""
+    p = argparse.ArgumentParser(prog="dwarf2btf", description=__doc__.splitlines()[0],
+                                epilog="`dwarf2btf -J ... FILE` (no command) is read as "
+                                "pahole's command line, as kernel builds call PAHOLE.")
+    p.add_argument("--version", action="version", version=f"v{pahole_version()}",
+                   help="print the pahole version we stand in for, as kbuild expects "
+                        "(our own: `dwarf2btf version`)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    wanted = next((a for a in argv or () if not a.startswith("-")), None)
+    for name, add in SUBCOMMANDS.items():
+        if wanted not in SUBCOMMANDS or name == wanted:
+            add(sub)
     return p
 
 
@@ -439,7 +492,7 @@ def pahole_main(argv: list[str]) -> int:
     # pahole's -j takes its count attached (-j8) or not at all.
     argv = ["-j0" if a == "-j" else "--jobs=0" if a == "--jobs" else a for a in argv]
     try:
-        args = build_parser().parse_args(["encode", "--quiet", *argv])
+        args = build_parser(["encode"]).parse_args(["encode", "--quiet", *argv])
     except SystemExit as e:
         return EX_USAGE if e.code else 0
     return _run(args, failure=1)
@@ -450,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.path.basename(sys.argv[0]) in PAHOLE_NAMES or (
             argv and argv[0].startswith("-") and argv[0] not in TOP_OPTIONS):
         return pahole_main(argv)
-    return _run(build_parser().parse_args(argv), failure=2)
+    return _run(build_parser(argv).parse_args(argv), failure=2)
 
 
 def entry() -> None:
@@ -461,7 +514,9 @@ def entry() -> None:
     The cyclic collector runs rarely: almost everything an encode allocates
     lives to the end (and holds no cycles that need it), and with the
     default thresholds collecting it over and over cost vmlinux ~15 %."""
+    global _left_to_exit
     gc.set_threshold(500_000, 100, 100)
+    _left_to_exit = []
     code = main()
     try:
         sys.stdout.flush()

@@ -62,10 +62,15 @@ def test_a_snapshot_that_does_not_load_is_replaced(tmp_path):
     want = encode(module, base, tmp_path / "a.btf", home)
     [snap] = snapshots(home)
     good = snap.read_bytes()
-    for junk in (b"", b"not marshal", good[: len(good) // 2]):
+    # the last: one value's bytes changed (found when the value is thawed)
+    for junk in (b"", b"not marshal", good[: len(good) // 2],
+                 good[:-1] + bytes([good[-1] ^ 1])):
         snap.write_bytes(junk)
         assert encode(module, base, tmp_path / "b.btf", home) == want
-        assert snap.read_bytes() == good
+        again = snap.read_bytes()
+        assert again != junk, "written again"
+        assert encode(module, base, tmp_path / "c.btf", home) == want
+        assert snap.read_bytes() == again, "and read by the next run"
 
 
 def test_another_base_gets_its_own_snapshot(tmp_path):

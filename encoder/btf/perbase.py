@@ -36,19 +36,26 @@ class PerBase:
         self.save = save or (lambda value: value)
         self.load = load or (lambda state, base: state)
         self._values: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._pending: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         PerBase.ALL[name] = self
 
     def __call__(self, base):
         now = shape(base)
         got = self._values.get(base)
         if got is None or got[0] != now:
-            got = self._values[base] = (now, self.compute(base))
+            pending = self._pending.pop(base, None)
+            state = pending[1]() if pending is not None and pending[0] == now else None
+            value = self.compute(base) if state is None else self.load(state, base)
+            got = self._values[base] = (now, value)
         return got[1]
 
     def export(self, base):
         """The on-disk form of this base's value (computed if need be)."""
         return self.save(self(base))
 
-    def adopt(self, base, state) -> None:
-        """Take this base's value from its on-disk form."""
-        self._values[base] = (shape(base), self.load(state, base))
+    def adopt(self, base, thaw: Callable[[], Any]) -> None:
+        """Take this base's value from its on-disk form, `thaw()`, when it
+        is first asked for: a run pays only for the values it uses.  A
+        `thaw()` of None (the bytes did not check out) means compute it."""
+        self._values.pop(base, None)
+        self._pending[base] = (shape(base), thaw)

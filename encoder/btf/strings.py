@@ -33,6 +33,9 @@ class StringTable:
         self._data = bytearray(data)
         self._index: dict[str, int] | None = None   # built on first add()
         self._cache: dict[int, str] = {}
+        # Where the index comes from when not built here (a base's, from
+        # the base cache: a module asks a few hundred names of 96 k).
+        self.index_source = None
 
     @property
     def end(self) -> int:
@@ -80,10 +83,15 @@ class StringTable:
 
     def _own_index(self) -> dict[str, int]:
         if self._index is None:
-            index: dict[str, int] = {}
-            pos = self.start
-            for raw in bytes(self._data).split(b"\0")[:-1]:
-                index.setdefault(_decode(raw), pos)
-                pos += len(raw) + 1
-            self._index = index
+            source, self.index_source = self.index_source, None
+            self._index = source() if source is not None else self.build_index()
         return self._index
+
+    def build_index(self) -> dict[str, int]:
+        """name -> its first offset here."""
+        index: dict[str, int] = {}
+        pos = self.start
+        for raw in bytes(self._data).split(b"\0")[:-1]:
+            index.setdefault(_decode(raw), pos)
+            pos += len(raw) + 1
+        return index

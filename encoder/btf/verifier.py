@@ -1222,16 +1222,21 @@ def _columns(levels: list[bytes]) -> tuple[array.array, bytes, tuple[list, ...]]
     return words, strings, columns
 
 
-def _adopt_columns(columns: tuple[list, ...], base) -> tuple[array.array, bytes, tuple]:
+def _save_columns(got) -> tuple[bytes, ...]:
+    return tuple(array.array("q", c).tobytes() for c in got[2])
+
+
+def _adopt_columns(saved: tuple[bytes, ...], base) -> tuple[array.array, bytes, tuple]:
+    """The columns back as arrays (a copy of bytes, not 95 k ints each)."""
     words, _, strings = _index_levels(_levels(base), records=False)
-    return words, strings, columns
+    return words, strings, tuple(array.array("q", c) for c in saved)
 
 
 # A `Btf` base is written back to bytes (its own records, exactly as read) so
 # base and split types are seen through the same words; checking many modules
 # indexes vmlinux once.
 _BASE_COLUMNS = PerBase("verifier", lambda base: _columns(_levels(base)),
-                        save=lambda got: got[2], load=_adopt_columns)
+                        save=_save_columns, load=_adopt_columns)
 
 
 def _base_columns(base) -> tuple[array.array, bytes, tuple[list, ...]]:

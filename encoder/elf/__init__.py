@@ -1,9 +1,8 @@
 """The ELF container: sections (decompressed, relocated), symbols, relocations.
 
 `ElfFile` reads little-endian ELF32/ELF64 through `mmap` with `struct`;
-pyelftools is not needed here (the tests use it as an oracle).
-`sections.section_bytes` is the older pyelftools-based helper the BTF reader
-uses.
+pyelftools is not needed here (the tests use it as an oracle), except by
+`sections.section_bytes` for the `.BTF` of a big-endian file.
 """
 
 from .file import ElfFile, SectionHeader

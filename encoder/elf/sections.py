@@ -6,10 +6,25 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import ElfError
+from .consts import ELFDATA2MSB
+from .file import ElfFile
 
 
 def section_bytes(path: str | Path, names: Iterable[str]) -> dict[str, bytes]:
-    """The bytes of each named section present in the ELF file at `path`."""
+    """The bytes of each named section present in the ELF file at `path`,
+    as stored (a BTF reader wants `.BTF` whatever the file's class)."""
+    with open(path, "rb") as f:
+        big = f.read(6)[5:] == bytes([ELFDATA2MSB])
+    if big:
+        return _big_endian(path, names)
+    with ElfFile(path, place_sections=False) as elf:
+        return {n: bytes(elf.section(n, relocate=False)) for n in names
+                if elf.header(n) is not None}
+
+
+def _big_endian(path: str | Path, names: Iterable[str]) -> dict[str, bytes]:
+    """ElfFile reads little-endian ELF only; BTF of a big-endian target (s390)
+    is still BTF we can read."""
     from elftools.elf.elffile import ELFFile
 
     wanted = set(names)

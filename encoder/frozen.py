@@ -1,0 +1,173 @@
+"""Dicts kept as bytes and probed in place: big tables of a base BTF.
+
+A process that encodes one small module over vmlinux asks dedup's tables
+of the base (95 k entries each) a few thousand questions, and the base's
+string table a few hundred; unpacking whole tables from the base cache
+(encoder/basecache.py) would cost more than the module itself.  A
+`FrozenTable` is an open-addressing hash table in one bytes object: a probe
+hashes the key's `repr` (stable across processes, unlike `hash()`), and
+unpacks only the entries whose hash matches, comparing keys exactly.
+`Overlay` gives it the dict operations the passes use, new entries kept
+in a dict of its own.
+
+Keys are strings, ints and tuples of them and bools (dedup's labels);
+`repr` tells 1 from True, so a key must be built the same way when packed
+and probed, which `compact.py`'s labels are.
+"""
+
+from __future__ import annotations
+
+import array
+import marshal
+import struct
+
+import xxhash
+
+_HEAD = struct.Struct("<4sII")      # magic, entries, slots
+_MAGIC = b"FRZ1"
+_MISSING = object()
+
+
+def _hash(key) -> int:
+    return xxhash.xxh3_64_intdigest(repr(key).encode())
+
+
+class FrozenTable:
+    """A read-only mapping over `pack`'s bytes."""
+
+    __slots__ = ("blob", "_slots", "_hashes", "_ends", "_records", "_mask", "_seen", "_len")
+
+    def __init__(self, blob: bytes):
+        if len(blob) < _HEAD.size:
+            raise ValueError("not a frozen table")
+        magic, n, nslots = _HEAD.unpack_from(blob)
+        if magic != _MAGIC or nslots & (nslots - 1):
+            raise ValueError("not a frozen table")
+        at = _HEAD.size
+        view = memoryview(blob)
+        self._slots = view[at:at + 4 * nslots].cast("I")
+        at += 4 * nslots
+        self._hashes = view[at:at + 8 * n].cast("Q")
+        at += 8 * n
+        self._ends = view[at:at + 4 * (n + 1)].cast("I")
+        at += 4 * (n + 1)
+        if len(self._ends) != n + 1 or at + self._ends[n] != len(blob):
+            raise ValueError("truncated frozen table")
+        self.blob = blob
+        self._records = at
+        self._mask = nslots - 1
+        self._len = n
+        self._seen: dict = {}       # answers so far (the table never changes)
+
+    @staticmethod
+    def pack(table: dict) -> bytes:
+        """`table` as bytes, entries in its order (the same dict gives the
+        same bytes)."""
+        n = len(table)
+        nslots = 1 << max(3, (2 * n).bit_length())      # load factor <= 1/2
+        mask = nslots - 1
+        slots = array.array("I", bytes(4 * nslots))
+        hashes = array.array("Q")
+        ends = array.array("I", [0])
+        records = []
+        for i, item in enumerate(table.items(), 1):
+            h = _hash(item[0])
+            s = h & mask
+            while slots[s]:
+                s = (s + 1) & mask
+            slots[s] = i
+            hashes.append(h)
+            rec = marshal.dumps(item)
+            records.append(rec)
+            ends.append(ends[-1] + len(rec))
+        return b"".join([_HEAD.pack(_MAGIC, n, nslots), slots.tobytes(), hashes.tobytes(),
+                         ends.tobytes(), *records])
+
+    def get(self, key, default=None):
+        got = self._seen.get(key, _MISSING)
+        if got is _MISSING:
+            got = self._seen[key] = self._probe(key)
+        return default if got is _MISSING else got
+
+    def _probe(self, key):
+        h = _hash(key)
+        mask, slots, hashes, ends = self._mask, self._slots, self._hashes, self._ends
+        s = h & mask
+        while True:
+            i = slots[s]
+            if not i:
+                return _MISSING
+            if hashes[i - 1] == h:
+                at = self._records
+                k, v = marshal.loads(self.blob[at + ends[i - 1]:at + ends[i]])
+                if k == key:
+                    return v
+            s = (s + 1) & mask
+
+    def __contains__(self, key) -> bool:
+        return self.get(key, _MISSING) is not _MISSING
+
+    def __len__(self) -> int:
+        return self._len
+
+    def copy(self) -> "Overlay":
+        """A dict-like view to add entries to (the table stays as it is)."""
+        return Overlay(self)
+
+    def items(self):
+        """The entries, in the packed dict's order."""
+        at, ends, blob = self._records, self._ends, self.blob
+        for i in range(self._len):
+            yield marshal.loads(blob[at + ends[i]:at + ends[i + 1]])
+
+
+def frozen(table) -> bytes:
+    """The bytes of a dict, a `FrozenTable` or an `Overlay` (for a cache to
+    store)."""
+    if isinstance(table, Overlay):
+        if not table.own:
+            return table.frozen.blob
+        table = {**dict(table.frozen.items()), **table.own}
+    return table.blob if isinstance(table, FrozenTable) else FrozenTable.pack(table)
+
+
+class Overlay:
+    """A dict over a `FrozenTable`: reads fall through to it, writes stay
+    here.  Only what the passes need: get, [], in, setdefault, pop (of an
+    entry added here), copy."""
+
+    __slots__ = ("frozen", "own")
+
+    def __init__(self, frozen: FrozenTable, own: dict | None = None):
+        self.frozen = frozen
+        self.own = {} if own is None else own
+
+    def get(self, key, default=None):
+        got = self.own.get(key, _MISSING)
+        if got is _MISSING:
+            return self.frozen.get(key, default)
+        return got
+
+    def __getitem__(self, key):
+        got = self.get(key, _MISSING)
+        if got is _MISSING:
+            raise KeyError(key)
+        return got
+
+    def __contains__(self, key) -> bool:
+        return self.get(key, _MISSING) is not _MISSING
+
+    def __setitem__(self, key, value) -> None:
+        self.own[key] = value
+
+    def setdefault(self, key, value):
+        got = self.get(key, _MISSING)
+        if got is _MISSING:
+            got = self.own[key] = value
+        return got
+
+    def pop(self, key):
+        return self.own.pop(key)
+
+    def copy(self) -> "Overlay":
+        return Overlay(self.frozen, self.own.copy())

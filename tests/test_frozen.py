@@ -1,0 +1,80 @@
+"""encoder/frozen.py: a dict packed into bytes answers as the dict does.
+
+The base cache keeps dedup's tables and the base's string index this way;
+a wrong answer would silently change what a module dedups against, so every
+entry of real tables is asked, and keys that are not there, and the dict
+operations the passes use on an `Overlay`.
+"""
+
+import marshal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup.compact import compact_unit
+from dedup.engine import BaseIndex
+from encoder.btf.reader import load
+from encoder.frozen import FrozenTable, Overlay, frozen
+
+from util import REPO
+
+BASE = REPO / "fixtures" / "obj" / "kinds.gcc.dwarf5.btf"
+
+scalars = st.one_of(st.integers(-2**70, 2**70), st.text(max_size=8), st.booleans())
+keys = st.recursive(scalars, lambda inner: st.tuples(inner, inner) | st.tuples(inner),
+                    max_leaves=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(keys, st.integers() | st.lists(st.integers(), max_size=3)),
+       st.lists(keys, max_size=20))
+def test_every_entry_and_no_other(table, others):
+    got = FrozenTable(FrozenTable.pack(table))
+    assert len(got) == len(table)
+    assert list(got.items()) == list(table.items())
+    for k, v in table.items():
+        assert got.get(k) == v and k in got
+    for k in others:
+        assert got.get(k, "absent") == table.get(k, "absent")
+
+
+def test_the_tables_of_a_real_base():
+    """Dedup's index of a fixture BTF: its big tables frozen and probed with
+    every key, and with keys one field off."""
+    index = BaseIndex(*compact_unit(load(BASE).types))
+    state = index.state()
+    thawed = BaseIndex.from_state(marshal.loads(marshal.dumps(state)))
+    for mine, theirs in ((index.ref_table, thawed.ref_table),
+                         (index._candidates, thawed._candidates),
+                         (index.partition().keys, thawed.partition().keys),
+                         (index.class_first, thawed.class_first)):
+        assert len(theirs) == len(mine) > 0
+        for k, v in mine.items():
+            assert theirs.get(k) == v
+            if isinstance(k, tuple):
+                assert theirs.get((*k, 0)) is None
+    assert thawed.state() == state
+
+
+def test_overlay_writes_stay_in_the_overlay():
+    base = FrozenTable(FrozenTable.pack({("a", 1): 1, ("b", 2): 2}))
+    one = base.copy()
+    assert isinstance(one, Overlay)
+    one[("c", 3)] = 3
+    assert one.setdefault(("a", 1), 9) == 1 and one.setdefault(("d", 4), 4) == 4
+    two = one.copy()
+    two[("e", 5)] = 5
+    assert ("e", 5) in two and ("e", 5) not in one and ("c", 3) not in base
+    assert one.pop(("c", 3)) == 3 and one.get(("c", 3)) is None
+    with pytest.raises(KeyError):
+        one[("z",)]
+    assert frozen(base) == base.blob and frozen(base.copy()) == base.blob
+    assert dict(FrozenTable(frozen(two)).items()) == {("a", 1): 1, ("b", 2): 2, ("c", 3): 3,
+                                                       ("d", 4): 4, ("e", 5): 5}
+
+
+def test_not_a_table():
+    for junk in (b"", b"FRZ1", b"XXXX" + bytes(8), FrozenTable.pack({1: 2})[:-1]):
+        with pytest.raises(ValueError):
+            FrozenTable(junk)
