@@ -18,7 +18,7 @@ from encoder.errors import BtfError
 from .compact import (ARRAY, CONST, DATASEC, DECL_TAG, ENUM, ENUM64, FLOAT, FUNC,
                       FUNC_PROTO, FWD, INT, PTR, RESTRICT, STRUCT, TYPE_TAG, TYPEDEF,
                       UNION, VAR, VOID_LABEL, VOLATILE, Label, Refs, is_fwd_label)
-from encoder.frozen import FrozenTable, frozen
+from encoder.frozen import FrozenList, FrozenTable, frozen
 from .minimize import Partition, sccs
 
 UNSET = -1
@@ -71,6 +71,7 @@ class BaseIndex:
             elif k in REF_KINDS:
                 self.ref_table.setdefault((lb, ref[b]), b)
         self.declarations = [b for b in range(1, self.end) if is_fwd_label(lab[b])]
+        self._records: FrozenList | None = None     # set when lab/ref are unpacked lazily
         self._partition: Partition | None = None
         self._candidates: dict | None = None    # Graph's graph_table over this base
         self.aggregates: dict = {}      # (kind, name) -> (class, first id) or None: ambiguous
@@ -82,24 +83,45 @@ class BaseIndex:
         p = self.partition()
         if self._candidates is None:
             Graph(self)                     # builds the shared candidate buckets
-        # The big tables stay bytes until probed: a small module asks
-        # them a few thousand questions of 95 k entries (dedup/frozen.py).
-        return (self.lab, self.ref, self.prim_table, frozen(self.ref_table), self.declarations,
+        # The types and the big tables stay bytes until asked for: a small
+        # module reads a few thousand entries of 95 k (encoder/frozen.py).
+        records = self._records.blob if self._records is not None else \
+            FrozenList.pack(zip(self.lab, self.ref))
+        return (records, self.prim_table, frozen(self.ref_table), self.declarations,
                 frozen(self._candidates), p.cls, frozen(p.keys), frozen(p.cycles), p.n,
                 self.aggregates, self.enums, frozen(self.class_first), self.canon)
 
     @classmethod
     def from_state(cls, state: tuple) -> "BaseIndex":
+        """The index `state()` described, its types unpacked on demand: `lab`
+        and `ref` hold None for a type not unpacked yet (`unpack`)."""
         index = cls.__new__(cls)
         p = index._partition = Partition()
-        (index.lab, index.ref, index.prim_table, ref_table, index.declarations,
+        (records, index.prim_table, ref_table, index.declarations,
          candidates, p.cls, keys, cycles, p.n, index.aggregates, index.enums, class_first,
          index.canon) = state
         index.ref_table, index._candidates, p.keys, p.cycles, index.class_first = map(
             FrozenTable, (ref_table, candidates, keys, cycles, class_first))
-        index.end = len(index.lab)
+        index._records = FrozenList(records)
+        index.end = len(index._records)
+        index.lab = [None] * index.end
+        index.ref = [None] * index.end
+        for b in (0, *index.declarations):
+            index.unpack(b)
         index.graph_table = {}              # only ever read to build _candidates
         return index
+
+    def unpack(self, b: int) -> Label:
+        """Base type b's label (and refs), unpacked into `lab` and `ref`."""
+        self.lab[b], self.ref[b] = self._records[b]
+        return self.lab[b]
+
+    def unpack_all(self) -> None:
+        """Every type (for a walk over the whole base)."""
+        if self._records is not None:
+            for b in range(self.end):
+                if self.lab[b] is None:
+                    self.unpack(b)
 
     def partition(self) -> Partition:
         """The base's classes (base references as they are)."""
@@ -193,6 +215,17 @@ class Graph:
         return len(self.lab) - self.base_end
 
     # -- helpers -----------------------------------------------------------
+
+    def _unpack(self, b: int) -> Label:
+        """Base type b's label, its refs with it: a base adopted from the
+        cache (BaseIndex.from_state) leaves None until a walk reaches one.
+        Wherever a walk may meet a base type, `lab[x] or unpack(x)` (a
+        label is never empty); its refs are read after its label."""
+        base = self.base
+        lb = base.lab[b] or base.unpack(b)
+        self.lab[b] = lb
+        self.ref[b] = base.ref[b]
+        return lb
 
     def resolve(self, x: int) -> int:
         mp = self.map
@@ -360,10 +393,10 @@ class Graph:
         the types below, except that every struct, union and FWD shows only
         its kind and name and every enum only its name (a FWD and its
         definition, an enum fwd and its enum look the same)."""
-        lab, ref = self.lab, self.ref
+        lab, ref, unpack = self.lab, self.ref, self._unpack
 
         def shape(x: int, depth: int):
-            lx = lab[x]
+            lx = lab[x] or unpack(x)
             k = lx[0]
             if k == FWD:
                 return (UNION if lx[2] else STRUCT, lx[1])
@@ -464,7 +497,7 @@ class Graph:
         base FWD would have to be resolved) or None.
         """
         lab, ref, mp = self.lab, self.ref, self.map
-        resolve = self.resolve
+        resolve, unpack = self.resolve, self._unpack
         base_end = self.base_end
         hypot: dict[int, int] = {}
         wild: dict[int, int] = {}      # candidate FWD -> the canonical type it met
@@ -491,16 +524,16 @@ class Graph:
                 rc = resolve(rc)
             if rt == rc:
                 continue
-            lc = lab[c]
+            lc = lab[c] or unpack(c)
             if rc != c and lc[0] in fwdish and (lc[0] == FWD or len(lc) == 4):
-                if not is_fwd_label(lab[rc]):
+                if not is_fwd_label(lab[rc] or unpack(rc)):
                     c = rc
                     lc = lab[c]
-            lt = lab[t]
+            lt = lab[t] or unpack(t)
             t_fwd = lt[0] in fwdish and (lt[0] == FWD or len(lt) == 4)
             h = hypot.get(c)
             if h is not None and h != t:
-                lh = lab[h]
+                lh = lab[h] or unpack(h)
                 if t_fwd and _declares(lt, lh):
                     pass                         # the unit's FWD of h: same type
                 elif is_fwd_label(lh) and _declares(lh, lt):
@@ -519,7 +552,7 @@ class Graph:
                 # of its name within the walk (one unit may be many CUs).
                 d = t                            # the declaration node itself
                 m = mp[d]
-                while m >= 0 and m != d and is_fwd_label(lab[m]):
+                while m >= 0 and m != d and is_fwd_label(lab[m] or unpack(m)):
                     d, m = m, mp[m]
                 wild.setdefault(d, rc)
             if lt == lc:
@@ -565,7 +598,7 @@ class Graph:
         if known is not None:
             return known
         lab, ref = self.lab, self.ref
-        resolve = self.resolve
+        resolve, unpack = self.resolve, self._unpack
         seen = set()
         work = [(a, b)]
         ok = True
@@ -576,7 +609,7 @@ class Graph:
             if resolve(x) == resolve(y):
                 continue
             seen.add((x, y))
-            if lab[x] != lab[y]:
+            if (lab[x] or unpack(x)) != (lab[y] or unpack(y)):
                 ok = False
                 break
             work.extend(zip(ref[x], ref[y]))
@@ -589,14 +622,14 @@ class Graph:
         FWD likewise for the canonical type it met; and candidate structs
         paired with canonical ones are mapped at once (the walk proved it)."""
         lab, mp = self.lab, self.map
-        resolve = self.resolve
+        resolve, unpack = self.resolve, self._unpack
         g0 = self._unit[0]
         touched = self._touched
         merge_kinds = MERGE_KINDS
         base_end = self.base_end
         live = self._live
         for c, t in hypot.items():
-            lt, lc = lab[t], lab[c]
+            lt, lc = lab[t] or unpack(t), lab[c] or unpack(c)
             if lt[0] not in merge_kinds and lc[0] not in merge_kinds:
                 continue                 # no correspondence kept for the rest
             t_id = resolve(t)
@@ -604,8 +637,8 @@ class Graph:
                 c_id = c                 # a base FWD not resolved this round
             else:
                 c_id = resolve(c)
-            c_fwd = is_fwd_label(lab[c_id])
-            if c_fwd and not is_fwd_label(lab[t_id]):
+            c_fwd = is_fwd_label(lab[c_id] or unpack(c_id))
+            if c_fwd and not is_fwd_label(lab[t_id] or unpack(t_id)):
                 mp[c_id] = t_id          # a canonical FWD met its definition
                 if c_id < g0:
                     touched.append(c_id)
@@ -628,12 +661,12 @@ class Graph:
                 # Declarations that will meet no definition (in later units)
                 # stand for the first one this name met, as libbpf's global
                 # FWD node does.
-                lt = lab[t]
+                lt = lab[t] or unpack(t)
                 node = prim.get(lt)
                 if node is None:
                     prim[lt] = c
                     self._new_prim.append(lt)
-                elif mp[node] == node and is_fwd_label(lab[node]):
+                elif mp[node] == node and is_fwd_label(lab[node] or unpack(node)):
                     mp[node] = c
                     if node < g0:
                         touched.append(node)
@@ -715,9 +748,14 @@ class Graph:
             pos = list(range(bend)) + [UNSET] * (n_old - bend)
             for i, g in enumerate(canon):
                 pos[g] = bend + i
-            labels = base.lab + [lab[g] for g in canon]
-            succ = base.ref + [tuple([pos[resolve(r)] for r in ref[g]]) for g in canon]
-            cls = base_classes.fork().extend(labels, succ)
+            labels = lab[:bend] + [lab[g] for g in canon]
+            succ = ref[:bend] + [tuple([pos[resolve(r)] for r in ref[g]]) for g in canon]
+
+            def unpack(b: int, labels=labels, succ=succ) -> None:
+                labels[b] = self._unpack(b)
+                succ[b] = ref[b]
+
+            cls = base_classes.fork().extend(labels, succ, unpack)
             if not self._resolve_fwds(labels, cls, canon):
                 break
         # One representative per class: the lowest id.  A base class's is a

@@ -106,8 +106,11 @@ class Partition:
         p.n = self.n
         return p
 
-    def extend(self, labels: Sequence[Hashable], succ: Sequence[Sequence[int]]) -> list[int]:
-        """Classify nodes len(self.cls).. of the graph (labels, succ)."""
+    def extend(self, labels: list, succ: list, unpack=None) -> list[int]:
+        """Classify nodes len(self.cls).. of the graph (labels, succ).
+
+        Older nodes may be left None in `labels` and `succ` (a base read
+        lazily): `unpack(v)` fills in node v's label and successors."""
         start = len(self.cls)
         cls = self.cls
         cls.extend([-1] * (len(labels) - start))
@@ -126,7 +129,7 @@ class Partition:
                     cls[v] = c
                     continue
             self.n = _cycle([v + start for v in comp], labels, succ, cls, keys,
-                            self.cycles, self.n)
+                            self.cycles, self.n, unpack)
         return cls
 
 
@@ -143,11 +146,16 @@ def _signature(v: int, labels, succ) -> tuple:
     return (labels[v], tuple([labels[r] for r in succ[v]]))
 
 
-def _cycle(comp, labels, succ, cls, keys, cycles, nclasses) -> int:
+def _cycle(comp, labels, succ, cls, keys, cycles, nclasses, unpack=None) -> int:
     inside = set(comp)
     start = min(comp)
+    if unpack is not None:
+        for v in comp:
+            for r in succ[v]:
+                if labels[r] is None:
+                    unpack(r)
     for cand in cycles.get(_signature(start, labels, succ), ()):
-        pairs = _match(start, cand, inside, labels, succ, cls)
+        pairs = _match(start, cand, inside, labels, succ, cls, unpack)
         if pairs is not None:
             for x, y in pairs.items():
                 cls[x] = cls[y]
@@ -169,7 +177,7 @@ def _cycle(comp, labels, succ, cls, keys, cycles, nclasses) -> int:
     return nclasses
 
 
-def _match(start, cand, inside, labels, succ, cls) -> dict | None:
+def _match(start, cand, inside, labels, succ, cls, unpack=None) -> dict | None:
     """Pair the SCC's nodes with earlier nodes, from (start, cand); None if
     some pair differs (the walk is the product automaton: exact)."""
     pairs: dict[int, int] = {}
@@ -181,6 +189,8 @@ def _match(start, cand, inside, labels, succ, cls) -> dict | None:
             if cls[p] != cls[y]:
                 return None
             continue
+        if labels[y] is None:
+            unpack(y)
         if labels[x] != labels[y]:
             return None
         pairs[x] = y

@@ -171,3 +171,46 @@ class Overlay:
 
     def copy(self) -> "Overlay":
         return Overlay(self.frozen, self.own.copy())
+
+
+class FrozenList:
+    """A read-only sequence over `pack`'s bytes: item i unpacked when asked
+    for (dedup's labels and refs of a base, of which a module reads a few
+    thousand of 95 k)."""
+
+    __slots__ = ("blob", "_ends", "_records")
+
+    def __init__(self, blob: bytes):
+        if len(blob) < _LIST_HEAD.size:
+            raise ValueError("not a frozen list")
+        magic, n = _LIST_HEAD.unpack_from(blob)
+        at = _LIST_HEAD.size
+        ends = memoryview(blob)[at:at + 4 * (n + 1)]
+        if magic != _LIST_MAGIC or len(ends) != 4 * (n + 1):
+            raise ValueError("not a frozen list")
+        self._ends = ends.cast("I")
+        self._records = at + 4 * (n + 1)
+        if self._records + self._ends[n] != len(blob):
+            raise ValueError("truncated frozen list")
+        self.blob = blob
+
+    @staticmethod
+    def pack(items) -> bytes:
+        records = [marshal.dumps(x) for x in items]
+        ends = array.array("I", [0])
+        for rec in records:
+            ends.append(ends[-1] + len(rec))
+        return b"".join([_LIST_HEAD.pack(_LIST_MAGIC, len(records)), ends.tobytes(), *records])
+
+    def __len__(self) -> int:
+        return len(self._ends) - 1
+
+    def __getitem__(self, i: int):
+        at, ends = self._records, self._ends
+        if i < 0:
+            i += len(ends) - 1
+        return marshal.loads(self.blob[at + ends[i]:at + ends[i + 1]])
+
+
+_LIST_HEAD = struct.Struct("<4sI")      # magic, items
+_LIST_MAGIC = b"FRL1"

@@ -39,6 +39,7 @@ def _spread(dirty: list[bool], back: list[list[int]]) -> None:
 def _reaching_declarations(base: Btf) -> frozenset[int]:
     """Base ids from which a declaration can be reached (itself included)."""
     index = base_index(base)
+    index.unpack_all()
     back: list[list[int]] = [[] for _ in index.lab]
     for b, rs in enumerate(index.ref):
         for r in rs:
