@@ -87,9 +87,10 @@ class BaseIndex:
         # module reads a few thousand entries of 95 k (encoder/frozen.py).
         records = self._records.blob if self._records is not None else \
             FrozenList.pack(zip(self.lab, self.ref))
-        return (records, self.prim_table, frozen(self.ref_table), self.declarations,
+        return (records, frozen(self.prim_table), frozen(self.ref_table), self.declarations,
                 frozen(self._candidates), p.cls, frozen(p.keys), frozen(p.cycles), p.n,
-                self.aggregates, self.enums, frozen(self.class_first), self.canon)
+                frozen(self.aggregates), frozen(self.enums), frozen(self.class_first),
+                self.canon)
 
     @classmethod
     def from_state(cls, state: tuple) -> "BaseIndex":
@@ -97,11 +98,12 @@ class BaseIndex:
         and `ref` hold None for a type not unpacked yet (`unpack`)."""
         index = cls.__new__(cls)
         p = index._partition = Partition()
-        (records, index.prim_table, ref_table, index.declarations,
-         candidates, p.cls, keys, cycles, p.n, index.aggregates, index.enums, class_first,
-         index.canon) = state
-        index.ref_table, index._candidates, p.keys, p.cycles, index.class_first = map(
-            FrozenTable, (ref_table, candidates, keys, cycles, class_first))
+        (records, prim_table, ref_table, index.declarations, candidates, p.cls, keys,
+         cycles, p.n, aggregates, enums, class_first, index.canon) = state
+        (index.prim_table, index.ref_table, index._candidates, p.keys, p.cycles,
+         index.aggregates, index.enums, index.class_first) = map(
+            FrozenTable, (prim_table, ref_table, candidates, keys, cycles, aggregates, enums,
+                          class_first))
         index._records = FrozenList(records)
         index.end = len(index._records)
         index.lab = [None] * index.end

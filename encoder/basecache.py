@@ -35,9 +35,10 @@ from .cachedir import cache_dir, code_hash
 from .errors import Dwarf2BtfError
 from .frozen import FrozenTable, Overlay, frozen
 
-FORMAT = 3
+FORMAT = 4
 MAGIC = b"d2bsnap\0"
 _HEAD = struct.Struct("<8sI16s")     # magic, index size, its xxh3-128; then index, values
+_APART = 1 << 16    # bytes this big in a value are kept beside it, read in place
 KEEP = 8            # snapshots kept (a few bases: releases, configs)
 
 
@@ -57,9 +58,9 @@ def load_base(path: str) -> Btf:
     if snap is not None:
         index, data = snap
         btf = parse(blob, starts=array.array("I", index["starts"]))
-        for name, (at, size, digest) in index["values"].items():
-            PerBase.ALL[name].adopt(btf, functools.partial(_thaw, btf, key, data[at:at + size],
-                                                           digest))
+        for name, (regions, places) in index["values"].items():
+            parts = [(data[at:at + size], digest) for at, size, digest in regions]
+            PerBase.ALL[name].adopt(btf, functools.partial(_thaw, btf, key, parts, places))
         btf.strings.index_source = functools.partial(_string_index, btf)
         return btf
     btf = from_sections(path, blob, None, section)
@@ -83,10 +84,13 @@ def keep(base: Btf | None) -> None:
     _import_users()
     values, where, at = [], {}, 0
     for name, v in sorted(PerBase.ALL.items()):
-        packed = marshal.dumps(v.export(base))
-        where[name] = (at, len(packed), xxhash.xxh3_128_digest(packed))
-        values.append(packed)
-        at += len(packed)
+        state, places, big = _set_apart(v.export(base))
+        regions = []
+        for part in (marshal.dumps(state), *big):
+            regions.append((at, len(part), xxhash.xxh3_128_digest(part)))
+            values.append(part)
+            at += len(part)
+        where[name] = (tuple(regions), places)
     index = marshal.dumps({"format": FORMAT, "starts": record_starts(base).tobytes(),
                            "values": where})
     from .output import write_btf_file as write_atomically
@@ -154,24 +158,43 @@ def _read(key: str) -> tuple[dict, memoryview] | None:
         return None
     _import_users()
     values = index.get("values", {})
-    if set(values) != set(PerBase.ALL) or \
-            len(data) != _HEAD.size + size + sum(v[1] for v in values.values()):
+    if set(values) != set(PerBase.ALL) or len(data) != _HEAD.size + size + sum(
+            r[1] for regions, _ in values.values() for r in regions):
         return None
     return index, data[_HEAD.size + size:]
 
 
-def _thaw(btf: Btf, key: str, packed: memoryview, digest: bytes):
-    """One value of `btf` from its bytes; None, and the snapshot to be
-    written again, if they are not what was written.
+def _set_apart(state) -> tuple:
+    """(state, places, blobs): the big bytes items of a tuple state set
+    apart, None in their places, so that a run reads them from the mapped
+    file instead of copying them (dedup's frozen tables: 30 MB)."""
+    if not isinstance(state, tuple):
+        return state, (), ()
+    places = tuple(i for i, x in enumerate(state)
+                   if isinstance(x, (bytes, memoryview)) and len(x) >= _APART)
+    return (tuple(None if i in places else x for i, x in enumerate(state)), places,
+            tuple(state[i] for i in places))
+
+
+def _thaw(btf: Btf, key: str, parts: list, places: tuple):
+    """One value of `btf` from its parts (the marshalled state, then the
+    bytes set apart, as views of the mapped file); None, and the snapshot
+    to be written again, if they are not what was written.
 
     Hundreds of thousands of new objects, none garbage: without the cyclic
     collector running over and over meanwhile this takes half the time;
     frozen afterwards, later collections do not walk them either."""
-    if xxhash.xxh3_128_digest(packed) == digest:
+    if all(xxhash.xxh3_128_digest(view) == digest for view, digest in parts):
         gc.disable()
         try:
-            return marshal.loads(packed)
-        except (ValueError, EOFError, TypeError):
+            state = marshal.loads(parts[0][0])
+            if places:
+                state = list(state)
+                for i, (view, _) in zip(places, parts[1:]):
+                    state[i] = view
+                state = tuple(state)
+            return state
+        except (ValueError, EOFError, TypeError, IndexError):
             pass
         finally:
             gc.enable()

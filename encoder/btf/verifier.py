@@ -1229,7 +1229,10 @@ def _save_columns(got) -> tuple[bytes, ...]:
 def _adopt_columns(saved: tuple[bytes, ...], base) -> tuple[array.array, bytes, tuple]:
     """The columns back as arrays (a copy of bytes, not 95 k ints each)."""
     words, _, strings = _index_levels(_levels(base), records=False)
-    return words, strings, tuple(array.array("q", c) for c in saved)
+    columns = tuple(array.array("q") for _ in saved)
+    for column, packed in zip(columns, saved):
+        column.frombytes(packed)
+    return words, strings, columns
 
 
 # A `Btf` base is written back to bytes (its own records, exactly as read) so
