@@ -19,6 +19,7 @@ the batch row to the first N modules (default: all 1,121).
 
 from __future__ import annotations
 
+import compileall
 import datetime
 import os
 import platform
@@ -76,6 +77,11 @@ def main() -> int:
         print("bench: bpftool is missing (make oracles)", file=sys.stderr)
         return 2
     ours = [sys.executable, "-m", "encoder"]
+    # A pip install writes the package's byte code; an editable one under
+    # PYTHONDONTWRITEBYTECODE never does, and every run would time the
+    # compiler (~50 ms) instead of the encoder.
+    for package in ("encoder", "dedup"):
+        compileall.compile_dir(REPO / package, quiet=1)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = corpus.corpus_root()

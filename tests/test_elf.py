@@ -271,20 +271,54 @@ def _rela_patch(tmp_path, index: int, **fields) -> Path:
     return _bad(tmp_path, bytes(data))
 
 
-def test_unsupported_relocation_type(tmp_path):
+@pytest.fixture(params=["compiled", "python"])
+def relocation_loop(request, monkeypatch):
+    """Each relocation test runs with _crelocs.c and with relocs.py's loop,
+    the reference it must agree with."""
+    from encoder.elf import relocs
+    if request.param == "compiled" and relocs._crelocs is None:
+        pytest.skip("_crelocs was not built")
+    if request.param == "python":
+        monkeypatch.setattr(relocs, "_crelocs", None)
+    return request.param
+
+
+def _relocated(path: Path) -> dict:
+    with ElfFile(path) as e:
+        return {h.name: bytes(e.section(h.name)) for h in e.sections
+                if h.name.startswith(".debug_")}
+
+
+def test_compiled_relocations_equal_the_loop(tmp_path, monkeypatch):
+    """Every fixture object, and one with a PC-relative entry among the
+    others (left to the loop by the compiled one), relocate to the same
+    bytes either way."""
+    from encoder.elf import relocs
+    if relocs._crelocs is None:
+        pytest.skip("_crelocs was not built")
+    cases = [p for p in OBJECTS if ElfFile(p).is_relocatable]
+    cases += [_rela_patch(tmp_path, 3, type=2, addend=1 << 40),       # R_X86_64_PC32
+              _rela_patch(tmp_path, 5, type=0)]                        # R_X86_64_NONE
+    compiled = [_relocated(p) for p in cases]
+    monkeypatch.setattr(relocs, "_crelocs", None)
+    assert [_relocated(p) for p in cases] == compiled
+    assert len(cases) > 10
+
+
+def test_unsupported_relocation_type(tmp_path, relocation_loop):
     p = _rela_patch(tmp_path, 3, type=99)
     with ElfFile(p) as e, pytest.raises(ElfError, match="relocation type 99") as ei:
         e.section(".debug_info")
     assert ei.value.section == ".rela.debug_info" and ei.value.offset is not None
 
 
-def test_relocation_overflow(tmp_path):
+def test_relocation_overflow(tmp_path, relocation_loop):
     p = _rela_patch(tmp_path, 3, type=10, addend=1 << 33)      # R_X86_64_32
     with ElfFile(p) as e, pytest.raises(ElfError, match="does not fit"):
         e.section(".debug_info")
 
 
-def test_relocation_outside_section(tmp_path):
+def test_relocation_outside_section(tmp_path, relocation_loop):
     p = _rela_patch(tmp_path, 3, offset=1 << 30)
     with ElfFile(p) as e, pytest.raises(ElfError, match="outside") as ei:
         e.section(".debug_info")
