@@ -6,12 +6,18 @@ dedup, compute their bisimulation classes and index them for the verifier:
 about a second of work whose result depends only on the base's bytes and
 our code, against a tenth of that for a small module itself.  The first run
 over a base stores every `PerBase` value of it (marshal, keyed by the
-xxh3-128 of the blob, our code and the Python version); later runs adopt
-them and decode a base type only when one is asked for.
+xxh3-128 of the blob, our code and the Python version); later runs map the
+file and unpack a value when it is first used, big byte strings in it
+(dedup's frozen tables, encoder/frozen.py) read in place, and decode a
+base type only when one is asked for.
 
-A snapshot is written only for a base that parsed whole, atomically; one
-that does not load is ignored (and replaced by the next run).  Writing one
-drops those an older encoder wrote and all but the newest few.
+File: magic, the index's size and xxh3-128, the index (record starts of
+the base's types; per value, its regions), then the regions, each with its
+own xxh3-128.  A snapshot is written only for a base that parsed whole,
+atomically; one that does not load is ignored, a value that does not check
+out is computed instead, and either way the next run writes the snapshot
+again.  Writing one drops those an older encoder wrote and all but the
+newest few.
 `DWARF2BTF_BASE_CACHE=0` turns the cache off.
 """
 
