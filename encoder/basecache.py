@@ -15,8 +15,8 @@ File: magic, the index's size and xxh3-128, the index (record starts of
 the base's types; per value, its regions), then the regions, each with its
 own xxh3-128.  A snapshot is written only for a base that parsed whole,
 atomically; one that does not load is ignored, a value that does not check
-out is computed instead, and either way the run writes the snapshot anew.  Writing one drops those an older encoder wrote and all but the
-newest few.
+out is computed instead, and either way the run writes the snapshot anew.
+Writing one drops those an older encoder wrote and all but the newest few.
 `DWARF2BTF_BASE_CACHE=0` turns the cache off.
 """
 

@@ -24,7 +24,7 @@ import struct
 import xxhash
 
 _HEAD = struct.Struct("<4sII")      # magic, entries, slots
-_MAGIC = b"FRZ1"
+_MAGIC = b"FRZ2"
 _MISSING = object()
 
 
@@ -35,7 +35,7 @@ def _hash(key) -> int:
 class FrozenTable:
     """A read-only mapping over `pack`'s bytes."""
 
-    __slots__ = ("blob", "_slots", "_hashes", "_ends", "_records", "_mask", "_seen", "_len")
+    __slots__ = ("blob", "_slots", "_hashes", "_items", "_mask", "_seen")
 
     def __init__(self, blob: bytes):
         if len(blob) < _HEAD.size:
@@ -48,15 +48,11 @@ class FrozenTable:
         self._slots = view[at:at + 4 * nslots].cast("I")
         at += 4 * nslots
         self._hashes = view[at:at + 8 * n].cast("Q")
-        at += 8 * n
-        self._ends = view[at:at + 4 * (n + 1)].cast("I")
-        at += 4 * (n + 1)
-        if len(self._ends) != n + 1 or at + self._ends[n] != len(blob):
+        self._items = FrozenList(view[at + 8 * n:])     # (key, value), in the dict's order
+        if len(self._hashes) != n or len(self._items) != n:
             raise ValueError("truncated frozen table")
         self.blob = blob
-        self._records = at
         self._mask = nslots - 1
-        self._len = n
         self._seen: dict = {}       # answers so far (the table never changes)
 
     @staticmethod
@@ -68,20 +64,15 @@ class FrozenTable:
         mask = nslots - 1
         slots = array.array("I", bytes(4 * nslots))
         hashes = array.array("Q")
-        ends = array.array("I", [0])
-        records = []
-        for i, item in enumerate(table.items(), 1):
-            h = _hash(item[0])
+        for i, key in enumerate(table, 1):
+            h = _hash(key)
             s = h & mask
             while slots[s]:
                 s = (s + 1) & mask
             slots[s] = i
             hashes.append(h)
-            rec = marshal.dumps(item)
-            records.append(rec)
-            ends.append(ends[-1] + len(rec))
         return b"".join([_HEAD.pack(_MAGIC, n, nslots), slots.tobytes(), hashes.tobytes(),
-                         ends.tobytes(), *records])
+                         FrozenList.pack(table.items())])
 
     def get(self, key, default=None):
         got = self._seen.get(key, _MISSING)
@@ -91,15 +82,14 @@ class FrozenTable:
 
     def _probe(self, key):
         h = _hash(key)
-        mask, slots, hashes, ends = self._mask, self._slots, self._hashes, self._ends
+        mask, slots, hashes, items = self._mask, self._slots, self._hashes, self._items
         s = h & mask
         while True:
             i = slots[s]
             if not i:
                 return _MISSING
             if hashes[i - 1] == h:
-                at = self._records
-                k, v = marshal.loads(self.blob[at + ends[i - 1]:at + ends[i]])
+                k, v = items[i - 1]
                 if k == key:
                     return v
             s = (s + 1) & mask
@@ -108,7 +98,7 @@ class FrozenTable:
         return self.get(key, _MISSING) is not _MISSING
 
     def __len__(self) -> int:
-        return self._len
+        return len(self._items)
 
     def copy(self) -> "Overlay":
         """A dict-like view to add entries to (the table stays as it is)."""
@@ -116,9 +106,8 @@ class FrozenTable:
 
     def items(self):
         """The entries, in the packed dict's order."""
-        at, ends, blob = self._records, self._ends, self.blob
-        for i in range(self._len):
-            yield marshal.loads(blob[at + ends[i]:at + ends[i + 1]])
+        items = self._items
+        return (items[i] for i in range(len(items)))
 
 
 def frozen(table) -> bytes:
