@@ -121,35 +121,51 @@ def _base_names(base: Btf | None) -> set[str]:
 
 # --- worker processes ------------------------------------------------------------
 
-_worker: dict = {}
+# What forked workers inherit: set just before the pool forks them.
+_fork: dict = {}
 
 
-def _worker_init(path: str, first_id: int, opts: Options, lang_exclude) -> None:
-    from .dwarf.reader import Dwarf
-    _worker.update(dwarf=Dwarf.open(path), first_id=first_id, opts=opts,
-                   lang_exclude=lang_exclude)
+def _worker_init() -> None:
+    """A worker signs on its own: its SigSet starts from what the parent knew
+    before the first unit (the signatures learned from earlier modules)."""
+    signing = _fork["signing"]
+    if signing is not None:
+        from .dwarf.fast import SigSet
+        seen = SigSet()
+        for sig in _fork["seeds"]:
+            seen.add(sig)
+        _fork["signing"] = Signing(seen, signing.names, signing.funcs)
 
 
 def _worker_unit(unit) -> UnitTypes | None:
-    w = _worker
-    return _convert_unit(w["dwarf"], unit, w["first_id"], w["opts"], w["lang_exclude"])
+    f = _fork
+    return _convert_unit(f["dwarf"], unit, f["first_id"], f["opts"], f["lang_exclude"],
+                         f["signing"])
 
 
 def _unit_results(req: Request, dwarf, first_id: int, opts: Options,
-                  signing: Signing | None) -> Iterator:
+                  signing: Signing | None, seeds=()) -> Iterator:
     """(unit, UnitTypes | None) in unit order, from this process or a pool.
-    Signing units runs in one process: separate processes would each
-    convert again what another already handed over (BENCHMARKS.md)."""
+
+    Workers take units in order, a few at a time, and each skips the types
+    it has itself converted before: a signature a worker knows came from an
+    earlier unit, which the parent adds first.  What two workers both saw
+    first is converted twice and merged by dedup, so the output does not
+    depend on the number of jobs."""
     units = list(dwarf.units())
-    if req.jobs <= 1 or len(units) < 2 or signing is not None:
+    if req.jobs <= 1 or len(units) < 2:
         for unit in units:
             yield unit, _convert_unit(dwarf, unit, first_id, opts, req.lang_exclude, signing)
         return
     import multiprocessing
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(req.jobs, _worker_init,
-                  (req.path, first_id, opts, req.lang_exclude)) as pool:
-        yield from zip(units, pool.imap(_worker_unit, units, chunksize=4))
+    _fork.update(dwarf=dwarf, first_id=first_id, opts=opts, lang_exclude=req.lang_exclude,
+                 signing=signing, seeds=list(seeds))
+    try:
+        with ctx.Pool(req.jobs, _worker_init) as pool:
+            yield from zip(units, pool.imap(_worker_unit, units, chunksize=4))
+    finally:
+        _fork.clear()
 
 
 # --- the pipeline ---------------------------------------------------------------------
@@ -198,7 +214,8 @@ def encode(req: Request, progress: Callable[[int, int], None] | None = None) -> 
                 signing.seen.add(sig)
                 sig2id[sig] = type_id
         n = 0
-        for n, (unit, ut) in enumerate(_unit_results(req, dwarf, first_id, opts, signing), 1):
+        for n, (unit, ut) in enumerate(_unit_results(req, dwarf, first_id, opts, signing,
+                                                          sig2id), 1):
             if progress:
                 progress(n, unit.offset)
             if ut is None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -74,8 +76,8 @@ def test_lookup_misses_and_bounds():
         assert recs.children(len(recs) + 3) == []
 
 
-def _encode(path: str, *, signatures: bool) -> bytes:
-    req = Request(path, features=Features.parse(FEATURES), signatures=signatures)
+def _encode(path: str, *, signatures: bool, jobs: int = 1) -> bytes:
+    req = Request(path, features=Features.parse(FEATURES), signatures=signatures, jobs=jobs)
     return write(encode(req).btf)
 
 
@@ -83,6 +85,22 @@ def _encode(path: str, *, signatures: bool) -> bytes:
 @pytest.mark.parametrize("path", OBJECTS, ids=os.path.basename)
 def test_signatures_change_nothing_in_the_output(path):
     assert _encode(path, signatures=True) == _encode(path, signatures=False)
+
+
+@needs_cwalk
+@pytest.mark.skipif(not shutil.which("ld"), reason="no ld to link the fixtures")
+def test_workers_sign_on_their_own(tmp_path):
+    """With -j, each worker skips what it converted itself; what two workers
+    both converted dedup merges: the same bytes as one process."""
+    linked = tmp_path / "linked.o"
+    objs = [p for p in OBJECTS if ".gcc.dwarf5." in p]
+    subprocess.run(["ld", "-r", "--allow-multiple-definition", "-o", str(linked), *objs],
+                   check=True)
+    with Dwarf.open(str(linked)) as d:
+        assert len(list(d.units())) >= len(objs) > 8
+    want = _encode(str(linked), signatures=False)
+    for jobs in (1, 2, 3):
+        assert _encode(str(linked), signatures=True, jobs=jobs) == want, jobs
 
 
 def test_without_the_extension_the_reference_walk_encodes(monkeypatch):

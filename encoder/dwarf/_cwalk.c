@@ -29,6 +29,7 @@ enum {
     F_ENCODING, F_UB, F_COUNT, F_CV, F_CF, F_EXTERNAL, F_DECL, F_SPEC, F_AO, F_LOWPC, F_LOC,
     F_LINK, F_INLINE, F_ALIGN, F_PROTO, F_ART, F_CC, F_ANN, NF
 };
+_Static_assert(NF <= 32, "a record's fields must fit one 32-bit mask");
 
 /* abbrev.py conversions */
 enum { C_INT, C_STRP, C_LSTRP, C_STRX, C_REF, C_BOOL, C_ADDRX, C_LOCX, C_SIG, C_DIEREF,
@@ -420,9 +421,13 @@ typedef struct {
     uint64_t *sig;            /* 2 per record; valid where sigok */
     uint8_t *sigok;
     int32_t first_int;
+    /* DIE offset -> record index + 1 (0: empty), open addressing */
+    int32_t *at;
+    uint64_t at_mask;
 } UnitObject;
 
 static PyTypeObject UnitType;
+static int index_offsets(UnitObject *u);
 
 
 /* The value of `field` in record r (the last one given), or NULL. */
@@ -649,6 +654,7 @@ static PyObject *walk(PyObject *self, PyObject *args)
     u->strcache = PyDict_New();
     u->owner = NULL; u->has_str = u->has_lstr = 0; u->uoff = uoff; u->visited = 1;
     u->first_int = -1;
+    u->at = NULL; u->at_mask = 0;
     memset(&u->data, 0, sizeof(Py_buffer));
     memset(&u->str, 0, sizeof(Py_buffer));
     memset(&u->lstr, 0, sizeof(Py_buffer));
@@ -805,6 +811,7 @@ static PyObject *walk(PyObject *self, PyObject *args)
     }
     PyMem_Free(stack);
     u->visited = visited;
+    if (index_offsets(u) < 0) { PyErr_NoMemory(); goto out; }
     u->cache = PyMem_Calloc(u->n ? u->n : 1, sizeof(PyObject *));
     u->owner = Py_NewRef(data_o);
     result = (PyObject *)u;
@@ -902,15 +909,37 @@ static PyObject *unit_item(PyObject *self, Py_ssize_t i)
     return record(u, i);
 }
 
+static inline uint64_t at_slot(uint64_t off, uint64_t mask)
+{
+    return (off * 0x9e3779b97f4a7c15ULL >> 29) & mask;
+}
+
+/* The record index of the DIE at `off`, or -1.  References are looked up
+ * millions of times per kernel (signatures, the encoder's get): a hash of
+ * the offsets, built when the walk ends, answers in one or two probes. */
 static Py_ssize_t find(UnitObject *u, uint64_t off)
 {
-    Py_ssize_t lo = 0, hi = u->n;
-    while (lo < hi) {
-        Py_ssize_t mid = (lo + hi) / 2;
-        if (u->recs[mid].off < off) lo = mid + 1;
-        else hi = mid;
+    if (!u->at) return -1;
+    for (uint64_t j = at_slot(off, u->at_mask);; j = (j + 1) & u->at_mask) {
+        int32_t i = u->at[j];
+        if (!i) return -1;
+        if (u->recs[i - 1].off == off) return i - 1;
     }
-    return lo < u->n && u->recs[lo].off == off ? lo : -1;
+}
+
+static int index_offsets(UnitObject *u)
+{
+    uint64_t cap = 16;
+    while (cap < 2 * (uint64_t)u->n) cap *= 2;
+    u->at = PyMem_RawCalloc(cap, sizeof(int32_t));
+    if (!u->at) return -1;
+    u->at_mask = cap - 1;
+    for (Py_ssize_t i = 0; i < u->n; i++) {
+        uint64_t j = at_slot(u->recs[i].off, u->at_mask);
+        while (u->at[j]) j = (j + 1) & u->at_mask;
+        u->at[j] = (int32_t)(i + 1);
+    }
+    return 0;
 }
 
 /* get(offset, default=None): the record index of the DIE at `offset` (a dict's get) */
@@ -1073,12 +1102,18 @@ static int node_content(UnitObject *u, G *g, int32_t rec, int32_t **edges, int32
         hw(&h, (uint64_t)(i == rec ? 0 : 1));
         /* by field, the last value of a field winning: what the record says,
          * whatever the abbreviation's order of attributes */
-        const Val *at[NF] = {0};
-        for (uint32_t j = 0; j < r->nv; j++)
-            at[u->vals[r->vstart + j].field] = &u->vals[r->vstart + j];
-        for (int k = F_NAME; k < NF; k++) {
+        const Val *at[NF];
+        uint32_t present = 0;
+        for (uint32_t j = 0; j < r->nv; j++) {
+            const Val *v = &u->vals[r->vstart + j];
+            at[v->field] = v;
+            present |= 1u << v->field;
+        }
+        present &= ~((1u << F_NAME) - 1);
+        for (; present; present &= present - 1) {
+            int k = __builtin_ctz(present);
             const Val *v = at[k];
-            if (!v || v->kind == V_NONE) continue;
+            if (v->kind == V_NONE) continue;
             if (v->kind == V_REF || v->kind == V_DIEREF || v->kind == V_SIG) {
                 if (v->kind != V_REF || k != F_TYPE) { g->bad[node] = 1; continue; }
                 Py_ssize_t t = find(u, v->v);
@@ -1771,6 +1806,7 @@ static void unit_dealloc(PyObject *self)
     PyMem_Free(u->vals);
     PyMem_Free(u->sig);
     PyMem_Free(u->sigok);
+    PyMem_RawFree(u->at);
     if (u->data.obj) PyBuffer_Release(&u->data);
     if (u->has_str) PyBuffer_Release(&u->str);
     if (u->has_lstr) PyBuffer_Release(&u->lstr);
