@@ -121,6 +121,22 @@ def _base_names(base: Btf | None) -> set[str]:
 
 # --- worker processes ------------------------------------------------------------
 
+# Below this much DWARF, forking workers costs more than they save (a
+# module: kbuild passes -j to every one; signed, xt_DSCP.ko took 0.14 ->
+# 0.18 s with a pool and xfs.ko was no faster); vmlinux has 160 MB.
+PARALLEL_MIN_BYTES = 32 << 20
+
+
+def _jobs(req: Request, units: list, signed: bool = True) -> int:
+    """How many processes the units are worth (converting every type in
+    full, without signatures, is worth them sooner)."""
+    if req.jobs <= 1 or len(units) < 2:
+        return 1
+    if not signed or sum(u.end - u.offset for u in units) >= PARALLEL_MIN_BYTES:
+        return req.jobs
+    return 1
+
+
 # What forked workers inherit: set just before the pool forks them.
 _fork: dict = {}
 
@@ -153,7 +169,7 @@ def _unit_results(req: Request, dwarf, first_id: int, opts: Options,
     first is converted twice and merged by dedup, so the output does not
     depend on the number of jobs."""
     units = list(dwarf.units())
-    if req.jobs <= 1 or len(units) < 2:
+    if _jobs(req, units, signing is not None) <= 1:
         for unit in units:
             yield unit, _convert_unit(dwarf, unit, first_id, opts, req.lang_exclude, signing)
         return
@@ -203,7 +219,8 @@ def encode(req: Request, progress: Callable[[int, int], None] | None = None) -> 
             # rule set): its DIEs need not be converted.
             elf_funcs = set(functions.entries) if feats.modern_funcs else functions.names
             signing = Signing(fast.SigSet(),
-                              fast.names(dwarf, req.lang_exclude, _base_names(req.base)),
+                              fast.names(dwarf, req.lang_exclude, _base_names(req.base),
+                                         _jobs(req, list(dwarf.units()))),
                               elf_funcs or None)
         learning = None
         if signed and req.base is not None:

@@ -87,20 +87,61 @@ def test_signatures_change_nothing_in_the_output(path):
     assert _encode(path, signatures=True) == _encode(path, signatures=False)
 
 
+@pytest.fixture(scope="module")
+def linked(tmp_path_factory) -> str:
+    """The gcc DWARF 5 fixture objects linked into one (many units)."""
+    if not shutil.which("ld"):
+        pytest.skip("no ld to link the fixtures")
+    out = tmp_path_factory.mktemp("linked") / "linked.o"
+    objs = [p for p in OBJECTS if ".gcc.dwarf5." in p]
+    subprocess.run(["ld", "-r", "--allow-multiple-definition", "-o", str(out), *objs],
+                   check=True)
+    with Dwarf.open(str(out)) as d:
+        assert len(list(d.units())) >= len(objs) > 8
+    return str(out)
+
+
+def _entries(dump: bytes) -> dict:
+    """Names.dump() as {key: (sig, state, refs)}."""
+    words, out, i = memoryview(dump).cast("Q"), {}, 0
+    while i < len(words):
+        nref = words[i + 4] >> 32
+        out[tuple(words[i:i + 2])] = (tuple(words[i + 2:i + 4]), words[i + 4] & 0xFF,
+                                      tuple(words[i + 5:i + 5 + 2 * nref]))
+        i += 5 + 2 * nref
+    return out
+
+
 @needs_cwalk
-@pytest.mark.skipif(not shutil.which("ld"), reason="no ld to link the fixtures")
-def test_workers_sign_on_their_own(tmp_path):
+def test_names_merged_from_shares_are_one_pass(linked, monkeypatch):
+    with Dwarf.open(linked) as d:
+        whole = fast.names(d)
+        want = _entries(whole.dump())
+        assert {state for _, state, _ in want.values()} >= {1, 2}
+        for jobs in (2, 3, 5):
+            got = fast.names(d, jobs=jobs)
+            assert _entries(got.dump()) == want, jobs
+            assert len(got) == len(whole)
+
+
+@needs_cwalk
+def test_workers_sign_on_their_own(linked, monkeypatch):
     """With -j, each worker skips what it converted itself; what two workers
     both converted dedup merges: the same bytes as one process."""
-    linked = tmp_path / "linked.o"
-    objs = [p for p in OBJECTS if ".gcc.dwarf5." in p]
-    subprocess.run(["ld", "-r", "--allow-multiple-definition", "-o", str(linked), *objs],
-                   check=True)
-    with Dwarf.open(str(linked)) as d:
-        assert len(list(d.units())) >= len(objs) > 8
-    want = _encode(str(linked), signatures=False)
+    import encoder.encode
+    monkeypatch.setattr(encoder.encode, "PARALLEL_MIN_BYTES", 0)
+    want = _encode(linked, signatures=False)
     for jobs in (1, 2, 3):
-        assert _encode(str(linked), signatures=True, jobs=jobs) == want, jobs
+        assert _encode(linked, signatures=True, jobs=jobs) == want, jobs
+
+
+def test_merge_refuses_what_no_dump_gives():
+    if not fast.available():
+        pytest.skip("the compiled walk is not built")
+    table = fast._cwalk.Names()
+    for junk in (b"\x01", bytes(8 * 5), (1).to_bytes(8, "little") * 4 + (1 | 9 << 32).to_bytes(8, "little")):
+        with pytest.raises(ValueError):
+            table.merge(junk)
 
 
 def test_without_the_extension_the_reference_walk_encodes(monkeypatch):

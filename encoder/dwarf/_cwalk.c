@@ -988,10 +988,22 @@ static inline uint64_t fmix(uint64_t k)
     return k;
 }
 
+static inline uint64_t rotl(uint64_t x, int r) { return x << r | x >> (64 - r); }
+
+/* One word into the running hash: two lanes, each a bijection of its state
+ * and of the word (so two sequences differing in one word never collide),
+ * with different rotations, multipliers and combining operations.  Mixing
+ * is left to the tables (slot_of): signatures are only ever compared. */
 static inline void hw(H *h, uint64_t w)
 {
-    h->a = fmix(h->a ^ (w * M1)) + 0x632be59bd9b4e019ULL;
-    h->b = fmix((h->b + w) * M2 ^ (h->b >> 29)) ^ 0x8cb92ba72f3d8dd7ULL;
+    h->a = rotl(h->a ^ w, 29) * M1;
+    h->b = rotl(h->b + w, 41) * M2 + 0x632be59bd9b4e019ULL;
+}
+
+/* A table slot for a hash (hw leaves its low bits poorly mixed). */
+static inline Py_ssize_t slot_of(uint64_t x, Py_ssize_t cap)
+{
+    return (Py_ssize_t)(fmix(x) & (uint64_t)(cap - 1));
 }
 
 static void hbytes(H *h, const uint8_t *p, Py_ssize_t n)
@@ -1394,7 +1406,7 @@ static Name *names_slot(NamesObject *t, H key, int create)
         for (Py_ssize_t i = 0; i < t->cap; i++) {
             Name *e = &t->slot[i];
             if (!e->state) continue;
-            Py_ssize_t j = (Py_ssize_t)(e->key.a & (cap - 1));
+            Py_ssize_t j = slot_of(e->key.a, cap);
             while (s2[j].state) j = (j + 1) & (cap - 1);
             s2[j] = *e;
         }
@@ -1403,7 +1415,7 @@ static Name *names_slot(NamesObject *t, H key, int create)
         t->cap = cap;
     }
     if (!t->cap) return NULL;
-    Py_ssize_t j = (Py_ssize_t)(key.a & (t->cap - 1));
+    Py_ssize_t j = slot_of(key.a, t->cap);
     while (t->slot[j].state) {
         if (t->slot[j].key.a == key.a && t->slot[j].key.b == key.b) return &t->slot[j];
         j = (j + 1) & (t->cap - 1);
@@ -1560,6 +1572,87 @@ static PyObject *names_exclude(PyObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+/* dump() -> bytes: the table as pass 1 left it (before finish), for merge().
+ * Per entry: key, sig (4 x u64), state, nref (2 x u32), then nref keys. */
+static PyObject *names_dump(PyObject *self, PyObject *unused)
+{
+    NamesObject *t = (NamesObject *)self;
+    Py_ssize_t words = 0;
+    for (Py_ssize_t i = 0; i < t->cap; i++)
+        if (t->slot[i].state) words += 5 + 2 * (Py_ssize_t)t->slot[i].nref;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, words * 8);
+    if (!out) return NULL;
+    uint64_t *w = (uint64_t *)PyBytes_AS_STRING(out);
+    for (Py_ssize_t i = 0; i < t->cap; i++) {
+        const Name *e = &t->slot[i];
+        if (!e->state) continue;
+        *w++ = e->key.a; *w++ = e->key.b; *w++ = e->sig.a; *w++ = e->sig.b;
+        *w++ = (uint64_t)e->state | (uint64_t)(uint32_t)e->nref << 32;
+        for (int32_t r = 0; r < e->nref; r++) {
+            *w++ = t->refs[e->ref0 + r].a;
+            *w++ = t->refs[e->ref0 + r].b;
+        }
+    }
+    return out;
+}
+
+/* merge(dump): add what pass 1 found in units that come after this table's
+ * (another process's share).  The result is the table one process would
+ * have built over all the units in order: an unsigned definition anywhere
+ * wins, then exclusion, then "several"; two single definitions stay one if
+ * their signatures agree, and the names it refers to are the first's. */
+static PyObject *names_merge(PyObject *self, PyObject *arg)
+{
+    NamesObject *t = (NamesObject *)self;
+    Py_buffer b;
+    if (t->finished) {
+        PyErr_SetString(PyExc_ValueError, "merge() after finish()");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(arg, &b, PyBUF_SIMPLE) < 0) return NULL;
+    const uint64_t *w = b.buf, *end = w + b.len / 8;
+    int bad = b.len % 8 != 0;
+    while (!bad && w < end) {
+        if (end - w < 5) { bad = 1; break; }
+        H key = { w[0], w[1] }, sig = { w[2], w[3] };
+        uint8_t state = (uint8_t)w[4];
+        int32_t nref = (int32_t)(w[4] >> 32);
+        const uint64_t *refs = w + 5;
+        if (nref < 0 || (end - refs) / 2 < nref || !state || state > 4) { bad = 1; break; }
+        w = refs + 2 * (Py_ssize_t)nref;
+        Name *e = names_slot(t, key, 1);
+        if (!e) { PyBuffer_Release(&b); return PyErr_NoMemory(); }
+        if (e->state == 0) {
+            e->state = state;
+            e->sig = sig;
+            e->ref0 = (int32_t)t->nrefs;
+            for (int32_t r = 0; r < nref; r++) {
+                if (t->nrefs == t->refcap) {
+                    t->refcap = t->refcap ? 2 * t->refcap : 4096;
+                    H *r2 = PyMem_Realloc(t->refs, t->refcap * sizeof(H));
+                    if (!r2) { PyBuffer_Release(&b); return PyErr_NoMemory(); }
+                    t->refs = r2;
+                }
+                t->refs[t->nrefs].a = refs[2 * r];
+                t->refs[t->nrefs++].b = refs[2 * r + 1];
+            }
+            e->nref = nref;
+        } else if (e->state == 3 || state == 3) {
+            e->state = 3;
+        } else if (e->state == 4 || state == 4) {
+            e->state = 4;
+        } else if (e->state == 2 || state == 2 || e->sig.a != sig.a || e->sig.b != sig.b) {
+            e->state = 2;
+        }
+    }
+    PyBuffer_Release(&b);
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "merge(): not a Names.dump()");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 /* info(tag, name) -> (state, cut, names referred to) or None: for tests */
 static PyObject *names_info(PyObject *self, PyObject *args)
 {
@@ -1582,6 +1675,8 @@ static PyMethodDef names_methods[] = {
     {"finish", names_finish, METH_NOARGS, "finish() -> how many names are cut"},
     {"info", names_info, METH_VARARGS, "info(tag, name) -> (state, cut, refs) or None"},
     {"exclude", names_exclude, METH_O, "exclude(names): never cut at these"},
+    {"dump", names_dump, METH_NOARGS, "dump() -> bytes, for another table's merge()"},
+    {"merge", names_merge, METH_O, "merge(dump): add a later share of the units"},
     {NULL}
 };
 
@@ -1618,7 +1713,7 @@ static int sigset_add(SigSetObject *s, uint64_t a, uint64_t b)
         for (Py_ssize_t i = 0; i < s->cap; i++) {
             uint64_t x = s->k[2 * i], y = s->k[2 * i + 1];
             if (!x && !y) continue;
-            Py_ssize_t j = (Py_ssize_t)(x & (cap - 1));
+            Py_ssize_t j = slot_of(x, cap);
             while (k[2 * j] || k[2 * j + 1]) j = (j + 1) & (cap - 1);
             k[2 * j] = x; k[2 * j + 1] = y;
         }
@@ -1626,7 +1721,7 @@ static int sigset_add(SigSetObject *s, uint64_t a, uint64_t b)
         s->k = k;
         s->cap = cap;
     }
-    Py_ssize_t j = (Py_ssize_t)(a & (s->cap - 1));
+    Py_ssize_t j = slot_of(a, s->cap);
     while (s->k[2 * j] || s->k[2 * j + 1]) {
         if (s->k[2 * j] == a && s->k[2 * j + 1] == b) return 0;
         j = (j + 1) & (s->cap - 1);
@@ -1640,7 +1735,7 @@ static int sigset_has(SigSetObject *s, uint64_t a, uint64_t b)
 {
     if (!a && !b) a = 1;
     if (!s->cap) return 0;
-    Py_ssize_t j = (Py_ssize_t)(a & (s->cap - 1));
+    Py_ssize_t j = slot_of(a, s->cap);
     while (s->k[2 * j] || s->k[2 * j + 1]) {
         if (s->k[2 * j] == a && s->k[2 * j + 1] == b) return 1;
         j = (j + 1) & (s->cap - 1);

@@ -29,22 +29,68 @@ if _cwalk is not None:
 SigSet = _cwalk.SigSet if _cwalk is not None else None
 
 
-def names(dwarf: Dwarf, lang_exclude=frozenset(), exclude=()):
+def names(dwarf: Dwarf, lang_exclude=frozenset(), exclude=(), jobs: int = 1):
     """Pass 1 over every unit: the names of aggregates, enums and typedefs
     defined one way only in the whole input (and referring only to such
     names), whose references the signatures may then take by name.  The
     big cycles of kernel types (task_struct reaches most of a unit) differ
     between units in some corner; signed through such names they do not.
-    Names in `exclude` are never cut at."""
+    Names in `exclude` are never cut at.  With `jobs` > 1, forked workers
+    each take a consecutive share of the units and the tables are merged
+    in unit order (`Names.merge`: the same table as one pass)."""
+    units = list(dwarf.units())
+    shares = _shares(units, jobs)
+    if len(shares) == 1:
+        table = _names_over(dwarf, units, lang_exclude, exclude)
+    else:
+        import multiprocessing
+        _fork.update(dwarf=dwarf, shares=shares, lang_exclude=lang_exclude, exclude=exclude)
+        try:
+            with multiprocessing.get_context("fork").Pool(len(shares) - 1) as pool:
+                later = pool.map_async(_share_dump, range(1, len(shares)))
+                table = _names_over(dwarf, shares[0], lang_exclude, exclude)
+                for dump in later.get():
+                    table.merge(dump)
+        finally:
+            _fork.clear()
+    table.finish()
+    return table
+
+
+def _names_over(dwarf: Dwarf, units, lang_exclude, exclude):
     table = _cwalk.Names()
     table.exclude(exclude)
-    for unit in dwarf.units():
+    for unit in units:
         dies = walk_unit(dwarf, unit)
         if dies.language in lang_exclude or not hasattr(dies.dies, "classify"):
             continue
         table.add(dies.dies)
-    table.finish()
     return table
+
+
+# What forked pass-1 workers inherit: set just before the pool forks them.
+_fork: dict = {}
+
+
+def _share_dump(k: int) -> bytes:
+    f = _fork
+    return _names_over(f["dwarf"], f["shares"][k], f["lang_exclude"], f["exclude"]).dump()
+
+
+def _shares(units: list[Unit], jobs: int) -> list[list[Unit]]:
+    """`jobs` runs of consecutive units of about equal bytes (one run for
+    one job or one unit)."""
+    if jobs <= 1 or len(units) < 2:
+        return [units]
+    total = sum(u.end - u.offset for u in units)
+    shares: list[list[Unit]] = [[]]
+    done = 0
+    for u in units:
+        if done >= total * len(shares) / jobs and len(shares) < jobs:
+            shares.append([])
+        shares[-1].append(u)
+        done += u.end - u.offset
+    return [s for s in shares if s]
 
 
 def available() -> bool:
