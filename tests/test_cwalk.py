@@ -139,7 +139,9 @@ def test_merge_refuses_what_no_dump_gives():
     if not fast.available():
         pytest.skip("the compiled walk is not built")
     table = fast._cwalk.Names()
-    for junk in (b"\x01", bytes(8 * 5), (1).to_bytes(8, "little") * 4 + (1 | 9 << 32).to_bytes(8, "little")):
+    word = (1).to_bytes(8, "little")
+    # not whole words; state 0; a name said to refer to 9 names, none given
+    for junk in (b"\x01", bytes(8 * 5), word * 4 + (1 | 9 << 32).to_bytes(8, "little")):
         with pytest.raises(ValueError):
             table.merge(junk)
 
