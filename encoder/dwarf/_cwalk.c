@@ -956,6 +956,18 @@ static PyObject *unit_get(PyObject *self, PyObject *args)
     return i < 0 ? Py_NewRef(dflt) : PyLong_FromSsize_t(i);
 }
 
+/* has_tag(tag): whether any kept DIE has this tag (annotations are rare:
+ * the encoder looks for them only in units that have some) */
+static PyObject *unit_has_tag(PyObject *self, PyObject *arg)
+{
+    UnitObject *u = (UnitObject *)self;
+    long tag = PyLong_AsLong(arg);
+    if (tag == -1 && PyErr_Occurred()) return NULL;
+    for (Py_ssize_t i = 0; i < u->n; i++)
+        if (u->recs[i].tag == tag) Py_RETURN_TRUE;
+    Py_RETURN_FALSE;
+}
+
 /* children(i): record indexes of the kept children of record i */
 static PyObject *unit_children(PyObject *self, PyObject *arg)
 {
@@ -1915,6 +1927,7 @@ static PySequenceMethods unit_seq = { .sq_length = unit_len, .sq_item = unit_ite
 static PyMethodDef unit_methods[] = {
     {"get", unit_get, METH_VARARGS, "get(offset, default=None): record index of a DIE offset"},
     {"children", unit_children, METH_O, "children(i): kept children of record i"},
+    {"has_tag", unit_has_tag, METH_O, "has_tag(tag): whether any kept DIE has this tag"},
     {"classify", unit_classify, METH_VARARGS, "classify(seen, seed) -> record indexes to read"},
     {"sig", unit_sig, METH_O, "sig(i): the type signature of record i, or None"},
     {NULL}

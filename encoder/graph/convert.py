@@ -180,6 +180,11 @@ class _Unit:
         self.warnings: list[str] = []
         self.int_id: int | None = None
         self.needs_int = False
+        # Annotation DIEs (clang's btf_type_tag/btf_decl_tag) are rare:
+        # looked for only in a unit that has some.
+        has_tag = getattr(dies, "has_tag", None)
+        self.annotated = any(has_tag(t) for t in ANNOTATION_TAGS) if has_tag else \
+            any(d[F_TAG] in ANNOTATION_TAGS for d in dies)
 
     # -- small helpers -------------------------------------------------------
 
@@ -251,7 +256,9 @@ class _Unit:
 
     def annotations(self, i: int, kind: str) -> list[str]:
         """Values of `btf_decl_tag`/`btf_type_tag` annotations under DIE `i`."""
-        out = []
+        out: list[str] = []
+        if not self.annotated:
+            return out
         for c in self.children.get(i, ()):
             d = self.dies[c]
             if d[F_TAG] in ANNOTATION_TAGS and d[F_NAME] == kind and \
@@ -526,6 +533,8 @@ class _Unit:
 
     def aggregate_decl_tags(self) -> None:
         """DECL_TAGs on structs, unions, their members, and typedefs."""
+        if not self.annotated:
+            return
         for i in self.todo:
             d = self.dies[i]
             tag = d[F_TAG]
