@@ -112,11 +112,27 @@ def _names_of(base: Btf) -> set[str]:
             if t.name and isinstance(t, (Struct, Union, Enum, Enum64, Fwd, Typedef))}
 
 
-_names_in_base = PerBase("names", _names_of)
+def _name_keys_of(base: Btf):
+    """pass 1's keys of the base's names (fast.name_keys), or None without
+    the compiled walk."""
+    from .dwarf import fast
+    return fast.name_keys(sorted(_names_of(base))) if fast.available() else None
 
 
-def _base_names(base: Btf | None) -> set[str]:
-    return _names_in_base(base) if base is not None else set()
+def _load_name_keys(state, base):
+    from .dwarf import fast
+    return fast.SigSet(state) if state is not None and fast.available() else None
+
+
+# hashed once per base, not once per module
+_name_keys = PerBase("name_keys", _name_keys_of,
+                     save=lambda keys: keys.dump() if keys is not None else None,
+                     load=_load_name_keys)
+
+
+def _base_names(base: Btf | None):
+    """What pass 1 never cuts at: the base's names, as fast.names takes them."""
+    return _name_keys(base) if base is not None else ()
 
 
 # --- worker processes ------------------------------------------------------------

@@ -190,6 +190,12 @@ def test_names_defined_one_way_are_cut():
     # declared, never defined: not in the table, and so cut (every unit
     # sees the same declaration)
     assert table.info(int(Tag.structure_type), "node") is None
+    # a base's names are never cut at, given as names or as their keys
+    with Dwarf.open(path) as d:
+        for exclude in (structs[:1], fast.name_keys(structs[:1])):
+            table = fast.names(d, exclude=exclude)
+            assert table.info(int(Tag.structure_type), structs[0]) == (4, 0, 0)
+            assert all(table.info(int(Tag.structure_type), name)[1] for name in structs[1:])
 
 
 @pytest.mark.corpus

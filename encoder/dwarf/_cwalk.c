@@ -1390,9 +1390,15 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
 /* ------------------------------------------------------------------------ */
 /* Names whose every definition is the same                                  */
 
+struct SigSetObject;
+static PyTypeObject SigSetType;
+static int sigset_has(struct SigSetObject *s, uint64_t a, uint64_t b);
+static int sigset_add(struct SigSetObject *s, uint64_t a, uint64_t b);
+static PyObject *sigset_new(PyTypeObject *type, PyObject *args, PyObject *kw);
+
 typedef struct {
     H key, sig;
-    uint8_t state;        /* 1 one definition so far, 2 several, 3 unsigned, 4 excluded */
+    uint8_t state;        /* 1 one definition so far, 2 several, 3 unsigned (info(): 4 excluded) */
     uint8_t in;           /* finish(): cut references to it */
     int32_t ref0, nref;   /* the names its definition refers to */
 } Name;
@@ -1404,6 +1410,7 @@ typedef struct NamesObject {
     H *refs;
     Py_ssize_t nrefs, refcap;
     int finished;
+    struct SigSetObject *excluded;   /* keys never cut at (name_keys), or NULL */
 } NamesObject;
 
 static PyTypeObject NamesType;
@@ -1441,8 +1448,15 @@ static Name *names_slot(NamesObject *t, H key, int create)
 /* A reference to a name is cut when every definition of it in the input is
  * the same (and so are the names those refer to), or when it is never
  * defined: then every unit sees the same declaration. */
+static int is_excluded(NamesObject *t, H key)
+{
+    if (!key.a && !key.b) key.a = 1;
+    return t->excluded && sigset_has(t->excluded, key.a, key.b);
+}
+
 static int names_cut(NamesObject *t, H key)
 {
+    if (is_excluded(t, key)) return 0;
     Name *e = names_slot(t, key, 0);
     return !e || e->in;
 }
@@ -1462,7 +1476,7 @@ static void names_define(NamesObject *t, UnitObject *u, G *g, H *sig, uint8_t *o
         const Val *decl = field_of(u->vals, r, F_DECL);
         if (decl && decl->v) continue;
         H key;
-        if (!key_of(u, rec, &key)) continue;
+        if (!key_of(u, rec, &key) || is_excluded(t, key)) continue;
         Name *e = names_slot(t, key, 1);
         if (!e) return;
         if (!ok[v]) { e->state = 3; continue; }
@@ -1501,7 +1515,10 @@ static void names_define(NamesObject *t, UnitObject *u, G *g, H *sig, uint8_t *o
 static PyObject *names_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
     NamesObject *t = (NamesObject *)type->tp_alloc(type, 0);
-    if (t) { t->slot = NULL; t->cap = t->n = 0; t->refs = NULL; t->nrefs = t->refcap = 0; t->finished = 0; }
+    if (t) {
+        t->slot = NULL; t->cap = t->n = 0; t->refs = NULL; t->nrefs = t->refcap = 0;
+        t->finished = 0; t->excluded = NULL;
+    }
     return (PyObject *)t;
 }
 
@@ -1510,6 +1527,7 @@ static void names_dealloc(PyObject *self)
     NamesObject *t = (NamesObject *)self;
     PyMem_Free(t->slot);
     PyMem_Free(t->refs);
+    Py_XDECREF((PyObject *)t->excluded);
     Py_TYPE(self)->tp_free(self);
 }
 
@@ -1540,8 +1558,9 @@ static PyObject *names_finish(PyObject *self, PyObject *unused)
             Name *e = &t->slot[i];
             if (!e->in) continue;
             for (int32_t r = 0; r < e->nref; r++) {
-                Name *f = names_slot(t, t->refs[e->ref0 + r], 0);
-                if (f && !f->in) { e->in = 0; changed = 1; break; }
+                H ref = t->refs[e->ref0 + r];
+                Name *f = names_slot(t, ref, 0);
+                if ((f && !f->in) || is_excluded(t, ref)) { e->in = 0; changed = 1; break; }
             }
         }
     }
@@ -1560,28 +1579,45 @@ static H name_key(int tag, const char *name, Py_ssize_t len)
     return h;
 }
 
-/* exclude(names): never cut at these names (a split BTF's base has them,
- * and dedup over a base treats its declarations apart). */
+/* exclude(keys): never cut at these names (a SigSet from name_keys: a
+ * split BTF's base has them, and dedup over a base treats its declarations
+ * apart).  Kept by reference: one set serves every module over a base. */
 static PyObject *names_exclude(PyObject *self, PyObject *arg)
 {
+    NamesObject *t = (NamesObject *)self;
+    if (!PyObject_TypeCheck(arg, &SigSetType)) {
+        PyErr_SetString(PyExc_TypeError, "exclude() takes a SigSet of name_keys()");
+        return NULL;
+    }
+    Py_XSETREF(t->excluded, (struct SigSetObject *)Py_NewRef(arg));
+    Py_RETURN_NONE;
+}
+
+/* name_keys(names) -> SigSet: the keys of aggregates, enums and typedefs
+ * with these names, as pass 1 computes them from DIEs */
+static PyObject *name_keys(PyObject *self, PyObject *arg)
+{
     static const int tags[] = { 0x02, 0x04, 0x13, 0x16, 0x17 };
-    PyObject *it = PyObject_GetIter(arg);
-    if (!it) return NULL;
+    PyObject *set = sigset_new(&SigSetType, NULL, NULL);
+    PyObject *it = set ? PyObject_GetIter(arg) : NULL;
+    if (!it) { Py_XDECREF(set); return NULL; }
     PyObject *o;
     while ((o = PyIter_Next(it))) {
         Py_ssize_t len;
         const char *name = PyUnicode_AsUTF8AndSize(o, &len);
-        if (!name) { Py_DECREF(o); Py_DECREF(it); return NULL; }
-        for (int k = 0; k < 5; k++) {
-            Name *e = names_slot((NamesObject *)self, name_key(tags[k], name, len), 1);
-            if (!e) { Py_DECREF(o); Py_DECREF(it); return PyErr_NoMemory(); }
-            e->state = 4;
-        }
         Py_DECREF(o);
+        if (!name) break;
+        int k;
+        for (k = 0; k < 5; k++) {
+            H key = name_key(tags[k], name, len);
+            if (!key.a && !key.b) key.a = 1;
+            if (sigset_add((struct SigSetObject *)set, key.a, key.b) < 0) break;
+        }
+        if (k < 5) break;
     }
     Py_DECREF(it);
-    if (PyErr_Occurred()) return NULL;
-    Py_RETURN_NONE;
+    if (PyErr_Occurred()) { Py_DECREF(set); return NULL; }
+    return set;
 }
 
 /* dump() -> bytes: the table as pass 1 left it (before finish), for merge().
@@ -1673,7 +1709,9 @@ static PyObject *names_info(PyObject *self, PyObject *args)
     Py_ssize_t len;
     if (!PyArg_ParseTuple(args, "is#", &tag, &name, &len))
         return NULL;
-    Name *e = names_slot((NamesObject *)self, name_key(tag, name, len), 0);
+    H key = name_key(tag, name, len);
+    if (is_excluded((NamesObject *)self, key)) return Py_BuildValue("(iii)", 4, 0, 0);
+    Name *e = names_slot((NamesObject *)self, key, 0);
     if (!e) Py_RETURN_NONE;
     return Py_BuildValue("(iii)", e->state, e->in, e->nref);
 }
@@ -1707,13 +1745,11 @@ static PyTypeObject NamesType = {
 /* ------------------------------------------------------------------------ */
 /* A set of 128-bit signatures                                               */
 
-typedef struct {
+typedef struct SigSetObject {
     PyObject_HEAD
     uint64_t *k;     /* 2 per slot; (0,0) empty */
     Py_ssize_t cap, n;
 } SigSetObject;
-
-static PyTypeObject SigSetType;
 
 static int sigset_add(SigSetObject *s, uint64_t a, uint64_t b)
 {
@@ -1757,8 +1793,20 @@ static int sigset_has(SigSetObject *s, uint64_t a, uint64_t b)
 
 static PyObject *sigset_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
+    Py_buffer b = { 0 };
+    if (args && !PyArg_ParseTuple(args, "|y*", &b)) return NULL;
     SigSetObject *s = (SigSetObject *)type->tp_alloc(type, 0);
     if (s) { s->k = NULL; s->cap = s->n = 0; }
+    if (s && b.buf) {
+        const uint64_t *w = b.buf;
+        if (b.len % 16) {
+            PyErr_SetString(PyExc_ValueError, "SigSet(keys): not 16-byte keys");
+            Py_CLEAR(s);
+        }
+        for (Py_ssize_t i = 0; s && i < b.len / 16; i++)
+            if (sigset_add(s, w[2 * i], w[2 * i + 1]) < 0) Py_CLEAR(s);
+    }
+    if (b.obj) PyBuffer_Release(&b);
     return (PyObject *)s;
 }
 
@@ -1785,7 +1833,22 @@ static PyObject *sigset_add_py(PyObject *self, PyObject *arg)
     return PyBool_FromLong(r);
 }
 
+/* dump() -> bytes: the keys, 16 bytes each and sorted (the same bytes for
+ * the same set, however it was filled), for SigSet(keys) */
+static PyObject *sigset_dump(PyObject *self, PyObject *unused)
+{
+    SigSetObject *s = (SigSetObject *)self;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, s->n * 16);
+    if (!out) return NULL;
+    uint64_t *w = (uint64_t *)PyBytes_AS_STRING(out);
+    for (Py_ssize_t i = 0; i < s->cap; i++)
+        if (s->k[2 * i] || s->k[2 * i + 1]) { *w++ = s->k[2 * i]; *w++ = s->k[2 * i + 1]; }
+    qsort(PyBytes_AS_STRING(out), s->n, sizeof(H), cmp_h);
+    return out;
+}
+
 static PyMethodDef sigset_methods[] = {
+    {"dump", sigset_dump, METH_NOARGS, "dump() -> bytes: the keys, for SigSet(keys)"},
     {"add", sigset_add_py, METH_O, "add(sig) -> True if it was not there"},
     {NULL}
 };
@@ -1955,6 +2018,7 @@ static PyMethodDef methods[] = {
     {"compile_abbrev", compile_abbrev, METH_VARARGS, "compile one .debug_abbrev table"},
     {"specs", specs, METH_VARARGS, "specs(table, code): one abbreviation, the plain way"},
     {"walk", walk, METH_VARARGS, "walk one unit's DIE tree"},
+    {"name_keys", name_keys, METH_O, "name_keys(names) -> SigSet, for Names.exclude"},
     {NULL}
 };
 

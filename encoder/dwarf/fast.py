@@ -27,6 +27,7 @@ if _cwalk is not None:
     assert _cwalk.NFIELDS == NFIELDS
 
 SigSet = _cwalk.SigSet if _cwalk is not None else None
+name_keys = _cwalk.name_keys if _cwalk is not None else None
 
 
 def names(dwarf: Dwarf, lang_exclude=frozenset(), exclude=(), jobs: int = 1):
@@ -35,9 +36,12 @@ def names(dwarf: Dwarf, lang_exclude=frozenset(), exclude=(), jobs: int = 1):
     names), whose references the signatures may then take by name.  The
     big cycles of kernel types (task_struct reaches most of a unit) differ
     between units in some corner; signed through such names they do not.
-    Names in `exclude` are never cut at.  With `jobs` > 1, forked workers
+    Names in `exclude` (names, or their `name_keys`) are never cut at.
+    With `jobs` > 1, forked workers
     each take a consecutive share of the units and the tables are merged
     in unit order (`Names.merge`: the same table as one pass)."""
+    if not isinstance(exclude, SigSet):
+        exclude = _cwalk.name_keys(exclude)
     units = list(dwarf.units())
     shares = _shares(units, jobs)
     if len(shares) == 1:
