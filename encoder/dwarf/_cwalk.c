@@ -1461,6 +1461,20 @@ static int names_cut(NamesObject *t, H key)
     return !e || e->in;
 }
 
+/* Append to the names the table's definitions refer to; -1 out of memory. */
+static int names_add_ref(NamesObject *t, H ref)
+{
+    if (t->nrefs == t->refcap) {
+        Py_ssize_t cap = t->refcap ? 2 * t->refcap : 4096;
+        H *r2 = PyMem_Realloc(t->refs, cap * sizeof(H));
+        if (!r2) { PyErr_NoMemory(); return -1; }
+        t->refs = r2;
+        t->refcap = cap;
+    }
+    t->refs[t->nrefs++] = ref;
+    return 0;
+}
+
 /* Pass 1: record each named definition of the unit with its signature
  * (references to names cut) and the names it reaches. */
 static void names_define(NamesObject *t, UnitObject *u, G *g, H *sig, uint8_t *ok)
@@ -1478,7 +1492,7 @@ static void names_define(NamesObject *t, UnitObject *u, G *g, H *sig, uint8_t *o
         H key;
         if (!key_of(u, rec, &key) || is_excluded(t, key)) continue;
         Name *e = names_slot(t, key, 1);
-        if (!e) return;
+        if (!e) { PyErr_NoMemory(); goto done; }
         if (!ok[v]) { e->state = 3; continue; }
         if (e->state == 0) {
             e->state = 1;
@@ -1491,13 +1505,8 @@ static void names_define(NamesObject *t, UnitObject *u, G *g, H *sig, uint8_t *o
             seen[v] = stamp;
             while (sp) {
                 int32_t x = stack[--sp];
-                for (int32_t c = g->cstart[x]; c < g->cstart[x + 1]; c++) {
-                    if (t->nrefs == t->refcap) {
-                        t->refcap = t->refcap ? 2 * t->refcap : 4096;
-                        t->refs = PyMem_Realloc(t->refs, t->refcap * sizeof(H));
-                    }
-                    t->refs[t->nrefs++] = g->cut[c];
-                }
+                for (int32_t c = g->cstart[x]; c < g->cstart[x + 1]; c++)
+                    if (names_add_ref(t, g->cut[c]) < 0) goto done;
                 for (int32_t ei = g->estart[x]; ei < g->estart[x + 1]; ei++) {
                     int32_t w = g->edge[ei];
                     if (seen[w] != stamp) { seen[w] = stamp; stack[sp++] = w; }
@@ -1508,6 +1517,7 @@ static void names_define(NamesObject *t, UnitObject *u, G *g, H *sig, uint8_t *o
             e->state = 2;
         }
     }
+done:   /* with an error set if out of memory: names_add reports it */
     PyMem_Free(seen);
     PyMem_Free(stack);
 }
@@ -1675,14 +1685,8 @@ static PyObject *names_merge(PyObject *self, PyObject *arg)
             e->sig = sig;
             e->ref0 = (int32_t)t->nrefs;
             for (int32_t r = 0; r < nref; r++) {
-                if (t->nrefs == t->refcap) {
-                    t->refcap = t->refcap ? 2 * t->refcap : 4096;
-                    H *r2 = PyMem_Realloc(t->refs, t->refcap * sizeof(H));
-                    if (!r2) { PyBuffer_Release(&b); return PyErr_NoMemory(); }
-                    t->refs = r2;
-                }
-                t->refs[t->nrefs].a = refs[2 * r];
-                t->refs[t->nrefs++].b = refs[2 * r + 1];
+                H ref = { refs[2 * r], refs[2 * r + 1] };
+                if (names_add_ref(t, ref) < 0) { PyBuffer_Release(&b); return NULL; }
             }
             e->nref = nref;
         } else if (e->state == 3 || state == 3) {
@@ -1724,7 +1728,7 @@ static PyMethodDef names_methods[] = {
     {"add", names_add, METH_O, "add(unit): the unit's named definitions (pass 1)"},
     {"finish", names_finish, METH_NOARGS, "finish() -> how many names are cut"},
     {"info", names_info, METH_VARARGS, "info(tag, name) -> (state, cut, refs) or None"},
-    {"exclude", names_exclude, METH_O, "exclude(names): never cut at these"},
+    {"exclude", names_exclude, METH_O, "exclude(keys): never cut at these names (name_keys)"},
     {"dump", names_dump, METH_NOARGS, "dump() -> bytes, for another table's merge()"},
     {"merge", names_merge, METH_O, "merge(dump): add a later share of the units"},
     {NULL}
