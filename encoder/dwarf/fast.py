@@ -37,9 +37,9 @@ def names(dwarf: Dwarf, lang_exclude=frozenset(), exclude=(), jobs: int = 1):
     big cycles of kernel types (task_struct reaches most of a unit) differ
     between units in some corner; signed through such names they do not.
     Names in `exclude` (names, or their `name_keys`) are never cut at.
-    With `jobs` > 1, forked workers
-    each take a consecutive share of the units and the tables are merged
-    in unit order (`Names.merge`: the same table as one pass)."""
+    With `jobs` > 1, forked workers each take a consecutive share of the
+    units and the tables are merged in unit order (`Names.merge`: the same
+    table as one pass)."""
     if not isinstance(exclude, SigSet):
         exclude = _cwalk.name_keys(exclude)
     units = list(dwarf.units())
