@@ -1450,7 +1450,6 @@ static Name *names_slot(NamesObject *t, H key, int create)
  * defined: then every unit sees the same declaration. */
 static int is_excluded(NamesObject *t, H key)
 {
-    if (!key.a && !key.b) key.a = 1;
     return t->excluded && sigset_has(t->excluded, key.a, key.b);
 }
 
@@ -1620,7 +1619,6 @@ static PyObject *name_keys(PyObject *self, PyObject *arg)
         int k;
         for (k = 0; k < 5; k++) {
             H key = name_key(tags[k], name, len);
-            if (!key.a && !key.b) key.a = 1;
             if (sigset_add((struct SigSetObject *)set, key.a, key.b) < 0) break;
         }
         if (k < 5) break;
