@@ -1,11 +1,18 @@
-"""The compiled DIE walk (encoder/dwarf/_cwalk.c) and relocation loop
-(encoder/elf/_crelocs.c).  Optional: without a C compiler the package
-installs without them and encoder/dwarf/walk.py and encoder/elf/relocs.py,
-the reference implementations of the same contracts, do the work."""
+"""The compiled DIE walk (encoder/dwarf/_cwalk.c), type makers
+(encoder/graph/_cconvert.c, which reads the walk's records through
+_cwalk.h) and relocation loop (encoder/elf/_crelocs.c).  Optional: without
+a C compiler the package installs without them and encoder/dwarf/walk.py,
+encoder/graph/convert.py and encoder/elf/relocs.py, the reference
+implementations of the same contracts, do the work."""
 
 from setuptools import Extension, setup
 
+FLAGS = ["-O2", "-std=c11"]
 setup(ext_modules=[Extension("encoder.dwarf._cwalk", ["encoder/dwarf/_cwalk.c"],
-                             extra_compile_args=["-O2", "-std=c11"], optional=True),
+                             depends=["encoder/dwarf/_cwalk.h"],
+                             extra_compile_args=FLAGS, optional=True),
+                   Extension("encoder.graph._cconvert", ["encoder/graph/_cconvert.c"],
+                             depends=["encoder/dwarf/_cwalk.h"],
+                             extra_compile_args=FLAGS, optional=True),
                    Extension("encoder.elf._crelocs", ["encoder/elf/_crelocs.c"],
-                             extra_compile_args=["-O2", "-std=c11"], optional=True)])
+                             extra_compile_args=FLAGS, optional=True)])

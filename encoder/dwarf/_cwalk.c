@@ -23,21 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* dies.py field indexes (checked against the Python side at import). */
-enum {
-    F_OFFSET, F_TAG, F_PARENT, F_NAME, F_TYPE, F_BYTE_SIZE, F_BIT_SIZE, F_DML, F_DBO, F_BO,
-    F_ENCODING, F_UB, F_COUNT, F_CV, F_CF, F_EXTERNAL, F_DECL, F_SPEC, F_AO, F_LOWPC, F_LOC,
-    F_LINK, F_INLINE, F_ALIGN, F_PROTO, F_ART, F_CC, F_ANN, NF
-};
-_Static_assert(NF <= 32, "a record's fields must fit one 32-bit mask");
+#include "_cwalk.h"
+
 
 /* abbrev.py conversions */
 enum { C_INT, C_STRP, C_LSTRP, C_STRX, C_REF, C_BOOL, C_ADDRX, C_LOCX, C_SIG, C_DIEREF,
        C_DIEREF_ABS, C_RNGX };
 
-/* value kinds of a record field */
-enum { V_NONE, V_UINT, V_SINT, V_BOOL, V_REF, V_DIEREF, V_SIG, V_STR, V_LSTR, V_CSTR,
-       V_BLOCK, V_B16 };
 
 /* forms */
 enum {
@@ -384,62 +376,12 @@ static PyObject *specs(PyObject *self, PyObject *args)
 /* ------------------------------------------------------------------------ */
 /* Records                                                                   */
 
-/* One attribute value of a kept DIE; a DIE's values sit together in the
- * unit's pool, in the order its abbreviation lists them (a later value for
- * the same field wins, as in walk.py). */
-typedef struct {
-    uint8_t kind, field;
-    uint32_t len;
-    uint64_t v;
-} Val;
 
-typedef struct {
-    uint64_t off;
-    int32_t tag, parent, first_child, last_child, next_sib;
-    uint32_t vstart, nv;
-} Rec;
-
-typedef struct {
-    const uint8_t *buf;
-    Py_ssize_t size;
-} Span;
-
-typedef struct {
-    PyObject_HEAD
-    Rec *recs;
-    Py_ssize_t n, cap;
-    Val *vals;
-    Py_ssize_t nvals, vcap;
-    PyObject **cache;         /* built tuples */
-    PyObject *strcache;       /* dict: .debug_str offset -> str */
-    PyObject *owner;          /* keeps the buffers alive */
-    Py_buffer data, str, lstr;
-    int has_str, has_lstr;
-    uint64_t uoff;
-    long visited;
-    /* signatures */
-    uint64_t *sig;            /* 2 per record; valid where sigok */
-    uint8_t *sigok;
-    int32_t first_int;
-    /* DIE offset -> record index + 1 (0: empty), open addressing */
-    int32_t *at;
-    uint64_t at_mask;
-} UnitObject;
 
 static PyTypeObject UnitType;
 static int index_offsets(UnitObject *u);
 
 
-/* The value of `field` in record r (the last one given), or NULL. */
-static inline const Val *field_of(const Val *vals, const void *rp, int field)
-{
-    const Rec *r = rp;
-    const Val *found = NULL;
-    for (uint32_t i = 0; i < r->nv; i++)
-        if (vals[r->vstart + i].field == field)
-            found = &vals[r->vstart + i];
-    return found;
-}
 
 static Val *new_val(UnitObject *u)
 {
@@ -1957,6 +1899,65 @@ static PyObject *unit_sig(PyObject *self, PyObject *arg)
     return PyBytes_FromStringAndSize((const char *)k, 16);
 }
 
+/* Record indexes of a list, as C longs; -1 with an exception on junk. */
+static int index_at(UnitObject *u, PyObject *list, Py_ssize_t k, Py_ssize_t *i)
+{
+    *i = PyLong_AsSsize_t(PyList_GET_ITEM(list, k));
+    if (*i == -1 && PyErr_Occurred()) return -1;
+    if (*i < 0 || *i >= u->n) {
+        PyErr_SetString(PyExc_IndexError, "record index out of range");
+        return -1;
+    }
+    return 0;
+}
+
+/* signed(indexes) -> [(i, sig)] for the records among `indexes` that have
+ * a signature (classify first): what sig(i) gives, without asking for each */
+static PyObject *unit_signed(PyObject *self, PyObject *arg)
+{
+    UnitObject *u = (UnitObject *)self;
+    if (!PyList_Check(arg)) { PyErr_SetString(PyExc_TypeError, "a list of indexes"); return NULL; }
+    PyObject *out = PyList_New(0);
+    for (Py_ssize_t k = 0; out && u->sig && k < PyList_GET_SIZE(arg); k++) {
+        Py_ssize_t i;
+        if (index_at(u, arg, k, &i) < 0) { Py_CLEAR(out); break; }
+        if (!u->sigok[i]) continue;
+        uint64_t w[2] = { u->sig[2 * i], u->sig[2 * i + 1] };
+        PyObject *pair = Py_BuildValue("(ny#)", i, (const char *)w, (Py_ssize_t)16);
+        if (!pair || PyList_Append(out, pair) < 0) Py_CLEAR(out);
+        Py_XDECREF(pair);
+    }
+    return out;
+}
+
+/* tagged(indexes, tags) -> the indexes whose record has one of `tags` (a
+ * tuple of ints), in order: finding a unit's few subprograms among its
+ * records without building a tuple for each */
+static PyObject *unit_tagged(PyObject *self, PyObject *args)
+{
+    UnitObject *u = (UnitObject *)self;
+    PyObject *list, *tags;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &list, &PyTuple_Type, &tags)) return NULL;
+    int32_t want[8];
+    Py_ssize_t nt = PyTuple_GET_SIZE(tags);
+    if (nt > 8) { PyErr_SetString(PyExc_ValueError, "at most 8 tags"); return NULL; }
+    for (Py_ssize_t t = 0; t < nt; t++) {
+        want[t] = (int32_t)PyLong_AsLong(PyTuple_GET_ITEM(tags, t));
+        if (want[t] == -1 && PyErr_Occurred()) return NULL;
+    }
+    PyObject *out = PyList_New(0);
+    for (Py_ssize_t k = 0; out && k < PyList_GET_SIZE(list); k++) {
+        Py_ssize_t i;
+        if (index_at(u, list, k, &i) < 0) { Py_CLEAR(out); break; }
+        for (Py_ssize_t t = 0; t < nt; t++) {
+            if (u->recs[i].tag != want[t]) continue;
+            if (PyList_Append(out, PyList_GET_ITEM(list, k)) < 0) Py_CLEAR(out);
+            break;
+        }
+    }
+    return out;
+}
+
 static PyObject *unit_visited(PyObject *self, void *c)
 {
     return PyLong_FromLong(((UnitObject *)self)->visited);
@@ -1995,6 +1996,8 @@ static PyMethodDef unit_methods[] = {
     {"has_tag", unit_has_tag, METH_O, "has_tag(tag): whether any kept DIE has this tag"},
     {"classify", unit_classify, METH_VARARGS, "classify(seen, seed) -> record indexes to read"},
     {"sig", unit_sig, METH_O, "sig(i): the type signature of record i, or None"},
+    {"signed", unit_signed, METH_O, "signed(indexes) -> [(i, sig)] for those with a signature"},
+    {"tagged", unit_tagged, METH_VARARGS, "tagged(indexes, tags) -> the indexes with one of tags"},
     {NULL}
 };
 
@@ -2049,5 +2052,12 @@ PyMODINIT_FUNC PyInit__cwalk(void)
     Py_DECREF(dies);
     if (!DieRefType || !TypeSigType) return NULL;
     PyModule_AddIntConstant(m, "NFIELDS", NF);
+    static CwalkAPI api;
+    api.unit_type = &UnitType;
+    api.fallback = Fallback;
+    api.find = find;
+    api.val_obj = val_obj;
+    if (PyModule_AddObject(m, "_C_API", PyCapsule_New(&api, CWALK_CAPSULE, NULL)) < 0)
+        return NULL;
     return m;
 }
