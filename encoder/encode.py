@@ -102,7 +102,7 @@ def _convert_unit(dwarf, unit, first_id: int, opts: Options,
 
     return convert(recs, dies.index(), first_id=first_id, opts=opts, name=dies.name,
                    addrx=addrx, producer=dies.producer, loclist=loclist, todo=todo,
-                   known=known, known_first=KNOWN_FIRST)
+                   known=known, known_first=KNOWN_FIRST, compact=True)
 
 
 def _names_of(base: Btf) -> set[str]:
@@ -254,7 +254,8 @@ def encode(req: Request, progress: Callable[[int, int], None] | None = None) -> 
             if ut is None:
                 continue
             known = [sig2id[sig] for sig in ut.known]
-            labels, refs = compact_unit(ut.types)
+            labels, refs = (ut.labels, ut.refs) if ut.labels is not None else \
+                compact_unit(ut.types)
             handle = deduper.add_compact(labels, refs, first=first_id, known=known,
                                          known_first=KNOWN_FIRST)
             if learning is not None:

@@ -27,6 +27,7 @@ if _cwalk is not None:
     assert _cwalk.NFIELDS == NFIELDS
 
 SigSet = _cwalk.SigSet if _cwalk is not None else None
+Fallback = _cwalk.Fallback if _cwalk is not None else None
 name_keys = _cwalk.name_keys if _cwalk is not None else None
 
 

@@ -34,6 +34,10 @@ from ..dwarf.constants import Ate, Cc, Op, Tag, name_of
 from ..dwarf.expr import operations
 from ..dwarf.forms import read_uleb
 from ..errors import DwarfError
+try:
+    from ._cconvert import types as _compiled_types
+except ImportError:          # pragma: no cover - depends on the installation
+    _compiled_types = None
 from ..dwarf.dies import (F_ABSTRACT_ORIGIN, F_BIT_OFFSET, F_BIT_SIZE, F_BYTE_SIZE,
                           F_CALLING_CONVENTION, F_CONST_VALUE, F_COUNT,
                           F_DATA_BIT_OFFSET, F_DATA_MEMBER_LOCATION, F_DECLARATION,
@@ -102,6 +106,10 @@ class UnitTypes:
     warnings: list[str]
     known: list[bytes] = field(default_factory=list)
     signed: list[tuple[bytes, int]] = field(default_factory=list)
+    # With `convert(compact=True)`: the types as dedup's (label, refs)
+    # pairs, and `types` None when the compiled makers built them.
+    labels: list | None = None
+    refs: list | None = None
 
 
 @dataclass(slots=True)
@@ -158,11 +166,14 @@ class _Unit:
 
     def __init__(self, dies: list[tuple], index: dict[int, int], first_id: int,
                  opts: Options, addrx, producer: str | None = None, loclist=None,
-                 todo=None, known=None, known_first: int = 0):
+                 todo=None, known=None, known_first: int = 0, compact: bool = False):
         self.dies = dies
+        self.compact = compact
+        self.labels = self.refs = None
         # The records to convert (all, unless `known` says some types were
         # described by earlier units: then those become references).
         self.todo = range(len(dies)) if todo is None else todo
+        self.partial = todo is not None
         self.known = known
         self.known_first = known_first
         self.new = set(self.todo) if known is not None else None
@@ -277,6 +288,48 @@ class _Unit:
                 p = d[F_PARENT]
                 if p >= 0:
                     self.children.setdefault(p, []).append(i)
+        if not self.compiled_types():
+            self.make_types()
+        if self.opts.func_facts:
+            self.func_flags = _FuncFacts(self).flags()
+        funcs, vars_ = [], []
+        tagged = getattr(dies, "tagged", None)
+        for i in todo if tagged is None else \
+                tagged(list(todo), (int(Tag.subprogram), int(Tag.variable))):
+            d = dies[i]
+            if d[F_TAG] == Tag.subprogram:
+                funcs.append(self.function(i, d))
+            elif d[F_TAG] == Tag.variable and d[F_PARENT] == -1:
+                vars_.append(self.variable(i, d))
+        if self.opts.decl_tag:
+            self.aggregate_decl_tags()
+        return funcs, vars_
+
+    def compiled_types(self) -> bool:
+        """`make_types` by _cconvert.c, straight to dedup's compact form, when
+        asked for it and the unit holds nothing the C makers leave to this
+        file (annotations, anything convert.py would warn or raise about)."""
+        dies = self.dies
+        if not self.compact or _compiled_types is None or self.annotated or \
+                not hasattr(dies, "classify") or (self.known is not None) != self.partial:
+            return False
+        from ..dwarf.fast import Fallback
+        o = self.opts
+        try:
+            labels, refs, ids, known, int_id, needs_int = _compiled_types(
+                dies, list(self.todo) if self.partial else None, self.first_id,
+                self.known_first, o.float, o.enum64, o.pointer_size, o.little_endian)
+        except Fallback:
+            return False
+        self.labels, self.refs, self.ids = labels, refs, ids
+        self.known_sigs = [self.known(i) for i in known]
+        self.int_id, self.needs_int = int_id, needs_int
+        self.types = None
+        return True
+
+    def make_types(self) -> None:
+        """Every type DIE of the unit to a model type, in DIE order."""
+        dies, todo = self.dies, self.todo
         # Ids first, so references can point forward; then the types.
         for i in todo:
             tag = dies[i][F_TAG]
@@ -300,18 +353,6 @@ class _Unit:
             for t in self.types:
                 if isinstance(t, Array) and t.index_type == -1:
                     t.index_type = self.int_id
-        if self.opts.func_facts:
-            self.func_flags = _FuncFacts(self).flags()
-        funcs, vars_ = [], []
-        for i in todo:
-            d = dies[i]
-            if d[F_TAG] == Tag.subprogram:
-                funcs.append(self.function(i, d))
-            elif d[F_TAG] == Tag.variable and d[F_PARENT] == -1:
-                vars_.append(self.variable(i, d))
-        if self.opts.decl_tag:
-            self.aggregate_decl_tags()
-        return funcs, vars_
 
     # -- one maker per DWARF tag -------------------------------------------
 
@@ -523,6 +564,9 @@ class _Unit:
 
     def signed(self) -> list[tuple[bytes, int]]:
         """(signature, id) of every type this unit describes first."""
+        signed = getattr(self.dies, "signed", None)
+        if signed is not None:
+            return [(sig, self.type_of(i)) for i, sig in signed(list(self.todo))]
         out = []
         known = self.known
         for i in self.todo:
@@ -1015,7 +1059,8 @@ class _Children:
 def convert(dies: list[tuple], index: dict[int, int], *, first_id: int = 1,
             opts: Options | None = None, name: str | None = None,
             addrx=None, producer: str | None = None, loclist=None,
-            todo=None, known=None, known_first: int = 0) -> UnitTypes:
+            todo=None, known=None, known_first: int = 0,
+            compact: bool = False) -> UnitTypes:
     """Convert one unit's DIE records.
 
     `index` maps DIE offsets to positions in `dies`; `addrx` resolves a
@@ -1027,10 +1072,15 @@ def convert(dies: list[tuple], index: dict[int, int], *, first_id: int = 1,
     come from the compiled walk's `classify`: only the records in `todo` are
     converted; a type outside it with a signature was described by an
     earlier unit and becomes the reference known_first + k (UnitTypes.known).
+
+    With `compact`, the compiled makers (_cconvert.c) may give the types as
+    dedup's (label, refs) pairs instead (UnitTypes.labels and .refs; then
+    `types` is None): the same types, without the model in between.
     """
     u = _Unit(dies, index, first_id, opts or Options(), addrx, producer, loclist,
-              todo, known, known_first)
+              todo, known, known_first, compact)
     funcs, vars_ = u.convert()
     signed = u.signed() if known is not None else []
-    return UnitTypes(name, u.types, funcs, vars_, u.warnings, u.known_sigs, signed)
+    return UnitTypes(name, u.types, funcs, vars_, u.warnings, u.known_sigs, signed,
+                     u.labels, u.refs)
 
