@@ -257,18 +257,25 @@ class Graph:
         limit = first_local + n
         kend = known_first + len(known)
         shifted = []
+        if kend > first_local:
+            raise ValueError("known references overlap the unit's ids")
         for j, rr in enumerate(refs):
             if rr:
-                if min(rr) < 0 or max(rr) >= limit or (
-                        known and any(kend <= r < first_local for r in rr)):
-                    bad = next(r for r in rr if r < 0 or r >= limit or kend <= r < first_local)
+                try:
+                    if min(rr) < 0 or max(rr) >= limit:
+                        raise IndexError
+                    if known:
+                        # between the known ids and the unit's: known[] says no
+                        rr = tuple([r + shift if r >= first_local else
+                                    known[r - known_first] if r >= known_first else r
+                                    for r in rr])
+                    else:
+                        rr = tuple([r + shift if r >= first_local else r for r in rr])
+                except IndexError:
+                    bad = next(r for r in rr if r < 0 or r >= limit or
+                               (known and kend <= r < first_local))
                     raise BtfError(f"{what}: type [{first_local + j}] refers to type "
-                                   f"[{bad}], which does not exist")
-                if known:
-                    rr = tuple([r + shift if r >= first_local else
-                                known[r - known_first] if r >= known_first else r for r in rr])
-                else:
-                    rr = tuple([r + shift if r >= first_local else r for r in rr])
+                                   f"[{bad}], which does not exist") from None
             shifted.append(rr)
         lab.extend(labels)
         ref.extend(shifted)
