@@ -257,7 +257,7 @@ class Graph:
         limit = first_local + n
         kend = known_first + len(known)
         shifted = []
-        if kend > first_local:
+        if known and kend > first_local:
             raise ValueError("known references overlap the unit's ids")
         for j, rr in enumerate(refs):
             if rr:
