@@ -558,33 +558,18 @@ static int run(Cv *c, PyObject *todo_list)
         else if (tag == T_UNSPECIFIED_TYPE) c->ids[order[k]] = 0;
     }
     int err = 0;
+    /* every slot is filled before the lists reach Python; on an error they
+     * are dropped with the empty slots (NULL) a list's dealloc allows */
     c->labels = PyList_New(c->count);
     c->refs = PyList_New(c->count);
     if (!c->labels || !c->refs) err = 1;
-    /* until filled, the lists hold None (PyList_New leaves NULL) */
-    for (Py_ssize_t k = 0; !err && k < c->count; k++) {
-        PyList_SET_ITEM(c->labels, k, Py_NewRef(Py_None));
-        PyList_SET_ITEM(c->refs, k, Py_NewRef(Py_None));
-    }
     if (!err && u->first_int >= 0) {
         if (type_of(c, u->first_int, 0, &c->int_id) < 0) err = 1;
         c->has_int = 1;
     }
-    for (Py_ssize_t k = 0; k < nt && !err; k++) {
-        int32_t i = order[k];
-        if (is_made(u->recs[i].tag)) {
-            Py_ssize_t slot = (Py_ssize_t)(c->ids[i] - c->first_id);
-            Py_DECREF(PyList_GET_ITEM(c->labels, slot));
-            Py_DECREF(PyList_GET_ITEM(c->refs, slot));
-            PyList_SET_ITEM(c->labels, slot, NULL);
-            PyList_SET_ITEM(c->refs, slot, NULL);
-            if (make(c, i, c->ids[i]) < 0) {
-                PyList_SET_ITEM(c->labels, slot, Py_NewRef(Py_None));
-                PyList_SET_ITEM(c->refs, slot, Py_NewRef(Py_None));
-                err = 1;
-            }
-        }
-    }
+    for (Py_ssize_t k = 0; k < nt && !err; k++)
+        if (is_made(u->recs[order[k]].tag) && make(c, order[k], c->ids[order[k]]) < 0)
+            err = 1;
     PyMem_Free(order);
     if (err) return -1;
     if (c->needs_int && !c->has_int) {
