@@ -1899,10 +1899,10 @@ static PyObject *unit_sig(PyObject *self, PyObject *arg)
     return PyBytes_FromStringAndSize((const char *)k, 16);
 }
 
-/* Record indexes of a list, as C longs; -1 with an exception on junk. */
-static int index_at(UnitObject *u, PyObject *list, Py_ssize_t k, Py_ssize_t *i)
+/* Item k of a PySequence_Fast of record indexes; -1 with an exception on junk. */
+static int index_at(UnitObject *u, PyObject *seq, Py_ssize_t k, Py_ssize_t *i)
 {
-    *i = PyLong_AsSsize_t(PyList_GET_ITEM(list, k));
+    *i = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(seq, k));
     if (*i == -1 && PyErr_Occurred()) return -1;
     if (*i < 0 || *i >= u->n) {
         PyErr_SetString(PyExc_IndexError, "record index out of range");
@@ -1911,22 +1911,25 @@ static int index_at(UnitObject *u, PyObject *list, Py_ssize_t k, Py_ssize_t *i)
     return 0;
 }
 
-/* signed(indexes) -> [(i, sig)] for the records among `indexes` that have
- * a signature (classify first): what sig(i) gives, without asking for each */
+/* signed(indexes) -> [(i, sig)] for the records among `indexes` (a list,
+ * or any sequence) that have a signature (classify first): what sig(i)
+ * gives, without asking for each */
 static PyObject *unit_signed(PyObject *self, PyObject *arg)
 {
     UnitObject *u = (UnitObject *)self;
-    if (!PyList_Check(arg)) { PyErr_SetString(PyExc_TypeError, "a list of indexes"); return NULL; }
+    PyObject *seq = PySequence_Fast(arg, "a sequence of record indexes");
+    if (!seq) return NULL;
     PyObject *out = PyList_New(0);
-    for (Py_ssize_t k = 0; out && u->sig && k < PyList_GET_SIZE(arg); k++) {
+    for (Py_ssize_t k = 0; out && u->sig && k < PySequence_Fast_GET_SIZE(seq); k++) {
         Py_ssize_t i;
-        if (index_at(u, arg, k, &i) < 0) { Py_CLEAR(out); break; }
+        if (index_at(u, seq, k, &i) < 0) { Py_CLEAR(out); break; }
         if (!u->sigok[i]) continue;
         uint64_t w[2] = { u->sig[2 * i], u->sig[2 * i + 1] };
         PyObject *pair = Py_BuildValue("(ny#)", i, (const char *)w, (Py_ssize_t)16);
         if (!pair || PyList_Append(out, pair) < 0) Py_CLEAR(out);
         Py_XDECREF(pair);
     }
+    Py_DECREF(seq);
     return out;
 }
 
@@ -1936,8 +1939,8 @@ static PyObject *unit_signed(PyObject *self, PyObject *arg)
 static PyObject *unit_tagged(PyObject *self, PyObject *args)
 {
     UnitObject *u = (UnitObject *)self;
-    PyObject *list, *tags;
-    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &list, &PyTuple_Type, &tags)) return NULL;
+    PyObject *indexes, *tags;
+    if (!PyArg_ParseTuple(args, "OO!", &indexes, &PyTuple_Type, &tags)) return NULL;
     int32_t want[8];
     Py_ssize_t nt = PyTuple_GET_SIZE(tags);
     if (nt > 8) { PyErr_SetString(PyExc_ValueError, "at most 8 tags"); return NULL; }
@@ -1945,16 +1948,19 @@ static PyObject *unit_tagged(PyObject *self, PyObject *args)
         want[t] = (int32_t)PyLong_AsLong(PyTuple_GET_ITEM(tags, t));
         if (want[t] == -1 && PyErr_Occurred()) return NULL;
     }
+    PyObject *seq = PySequence_Fast(indexes, "a sequence of record indexes");
+    if (!seq) return NULL;
     PyObject *out = PyList_New(0);
-    for (Py_ssize_t k = 0; out && k < PyList_GET_SIZE(list); k++) {
+    for (Py_ssize_t k = 0; out && k < PySequence_Fast_GET_SIZE(seq); k++) {
         Py_ssize_t i;
-        if (index_at(u, list, k, &i) < 0) { Py_CLEAR(out); break; }
+        if (index_at(u, seq, k, &i) < 0) { Py_CLEAR(out); break; }
         for (Py_ssize_t t = 0; t < nt; t++) {
             if (u->recs[i].tag != want[t]) continue;
-            if (PyList_Append(out, PyList_GET_ITEM(list, k)) < 0) Py_CLEAR(out);
+            if (PyList_Append(out, PySequence_Fast_GET_ITEM(seq, k)) < 0) Py_CLEAR(out);
             break;
         }
     }
+    Py_DECREF(seq);
     return out;
 }
 

@@ -535,13 +535,13 @@ static int is_made(int32_t tag)
 static int run(Cv *c, PyObject *todo_list)
 {
     UnitObject *u = c->u;
-    Py_ssize_t n = u->n, nt = todo_list == Py_None ? n : PyList_GET_SIZE(todo_list);
+    Py_ssize_t n = u->n, nt = todo_list == Py_None ? n : PySequence_Fast_GET_SIZE(todo_list);
     int32_t *order = PyMem_Malloc((nt ? nt : 1) * sizeof(int32_t));
     if (!order) { PyErr_NoMemory(); return -1; }
     for (Py_ssize_t k = 0; k < nt; k++) {
         Py_ssize_t i = k;
         if (todo_list != Py_None) {
-            i = PyLong_AsSsize_t(PyList_GET_ITEM(todo_list, k));
+            i = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(todo_list, k));
             if (i < 0 || i >= n) {
                 PyMem_Free(order);
                 if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "todo: no such record");
@@ -602,10 +602,9 @@ static PyObject *types(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "O!OLLppip", api->unit_type, &unit, &todo, &first_id,
                           &known_first, &opt_float, &opt_enum64, &psize, &little))
         return NULL;
-    if (todo != Py_None && !PyList_Check(todo)) {
-        PyErr_SetString(PyExc_TypeError, "todo must be a list or None");
+    if (todo != Py_None && !(todo = PySequence_Fast(todo, "todo: record indexes or None")))
         return NULL;
-    }
+    if (todo == Py_None) Py_INCREF(todo);
     Cv c;
     memset(&c, 0, sizeof c);
     c.u = (UnitObject *)unit;
@@ -648,6 +647,7 @@ done:
     Py_XDECREF(c.empty);
     PyMem_Free(c.ids);
     PyMem_Free(c.todo);
+    Py_DECREF(todo);
     return out;
 }
 

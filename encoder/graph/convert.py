@@ -295,7 +295,7 @@ class _Unit:
         funcs, vars_ = [], []
         tagged = getattr(dies, "tagged", None)
         for i in todo if tagged is None else \
-                tagged(list(todo), (int(Tag.subprogram), int(Tag.variable))):
+                tagged(todo, (int(Tag.subprogram), int(Tag.variable))):
             d = dies[i]
             if d[F_TAG] == Tag.subprogram:
                 funcs.append(self.function(i, d))
@@ -317,7 +317,7 @@ class _Unit:
         o = self.opts
         try:
             labels, refs, ids, known, int_id, needs_int = _compiled_types(
-                dies, list(self.todo) if self.partial else None, self.first_id,
+                dies, self.todo if self.partial else None, self.first_id,
                 self.known_first, o.float, o.enum64, o.pointer_size, o.little_endian)
         except Fallback:
             return False
@@ -566,7 +566,7 @@ class _Unit:
         """(signature, id) of every type this unit describes first."""
         signed = getattr(self.dies, "signed", None)
         if signed is not None:
-            return [(sig, self.type_of(i)) for i, sig in signed(list(self.todo))]
+            return [(sig, self.type_of(i)) for i, sig in signed(self.todo)]
         out = []
         known = self.known
         for i in self.todo:
