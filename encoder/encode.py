@@ -157,18 +157,6 @@ def _jobs(req: Request, units: list, signed: bool = True) -> int:
 _fork: dict = {}
 
 
-def _worker_init() -> None:
-    """A worker signs on its own: its SigSet starts from what the parent knew
-    before the first unit (the signatures learned from earlier modules)."""
-    signing = _fork["signing"]
-    if signing is not None:
-        from .dwarf.fast import SigSet
-        seen = SigSet()
-        for sig in _fork["seeds"]:
-            seen.add(sig)
-        _fork["signing"] = Signing(seen, signing.names, signing.funcs)
-
-
 def _worker_unit(unit) -> UnitTypes | None:
     f = _fork
     return _convert_unit(f["dwarf"], unit, f["first_id"], f["opts"], f["lang_exclude"],
@@ -176,12 +164,14 @@ def _worker_unit(unit) -> UnitTypes | None:
 
 
 def _unit_results(req: Request, dwarf, first_id: int, opts: Options,
-                  signing: Signing | None, seeds=()) -> Iterator:
+                  signing: Signing | None) -> Iterator:
     """(unit, UnitTypes | None) in unit order, from this process or a pool.
 
     Workers take units in order, a few at a time, and each skips the types
-    it has itself converted before: a signature a worker knows came from an
-    earlier unit, which the parent adds first.  What two workers both saw
+    it has itself converted before: a worker's SigSet is its own copy of
+    the parent's before the first unit (the signatures learned from earlier
+    modules), so a signature it knows came from an earlier unit, which the
+    parent adds first.  What two workers both saw
     first is converted twice and merged by dedup, so the output does not
     depend on the number of jobs."""
     units = list(dwarf.units())
@@ -192,12 +182,26 @@ def _unit_results(req: Request, dwarf, first_id: int, opts: Options,
     import multiprocessing
     ctx = multiprocessing.get_context("fork")
     _fork.update(dwarf=dwarf, first_id=first_id, opts=opts, lang_exclude=req.lang_exclude,
-                 signing=signing, seeds=list(seeds))
+                 signing=signing)
     try:
-        with ctx.Pool(req.jobs, _worker_init) as pool:
+        with ctx.Pool(req.jobs) as pool:
             yield from zip(units, pool.imap(_worker_unit, units, chunksize=4))
     finally:
         _fork.clear()
+
+
+class _SigIds(dict):
+    """Type signature -> store id: this encode's, then those earlier modules
+    learned (looked up, not copied: that table grows with the batch)."""
+
+    __slots__ = ("learned",)
+
+    def __init__(self, learned: dict[bytes, int]):
+        super().__init__()
+        self.learned = learned
+
+    def __missing__(self, sig: bytes) -> int:
+        return self.learned[sig]
 
 
 # --- the pipeline ---------------------------------------------------------------------
@@ -227,28 +231,24 @@ def encode(req: Request, progress: Callable[[int, int], None] | None = None) -> 
         vars_: list[tuple[int, VarCandidate, str | None]] = []
         warnings: list[str] = []
         sig2id: dict[bytes, int] = {}      # type signature -> store id
-        signing = None
+        signing = learning = None
         if signed:
+            if req.base is not None:
+                # what earlier modules of this process proved about the base
+                learning = Learning(req.base, f"{opts!r} {sorted(req.lang_exclude)}",
+                                    first_id, KNOWN_FIRST)
+                sig2id = _SigIds(learning.table)
             # Over a base, a name the base knows is never signed by name:
             # dedup keeps a module's view of a base declaration apart.  A
             # function the ELF has no symbol of cannot become a FUNC (either
             # rule set): its DIEs need not be converted.
             elf_funcs = set(functions.entries) if feats.modern_funcs else functions.names
-            signing = Signing(fast.SigSet(),
+            signing = Signing(learning.seen() if learning is not None else fast.SigSet(),
                               fast.names(dwarf, req.lang_exclude, _base_names(req.base),
                                          _jobs(req, list(dwarf.units()))),
                               elf_funcs or None)
-        learning = None
-        if signed and req.base is not None:
-            # what earlier modules of this process proved about the base
-            learning = Learning(req.base, f"{opts!r} {sorted(req.lang_exclude)}",
-                                first_id, KNOWN_FIRST)
-            for sig, type_id in learning.table.items():
-                signing.seen.add(sig)
-                sig2id[sig] = type_id
         n = 0
-        for n, (unit, ut) in enumerate(_unit_results(req, dwarf, first_id, opts, signing,
-                                                          sig2id), 1):
+        for n, (unit, ut) in enumerate(_unit_results(req, dwarf, first_id, opts, signing), 1):
             if progress:
                 progress(n, unit.offset)
             if ut is None:

@@ -53,21 +53,34 @@ def _reaching_declarations(base: Btf) -> frozenset[int]:
 
 _base_dirty = PerBase("declaration_reach", _reaching_declarations)
 
-# per base, per encoding options: signature -> base id (this process only)
+# per base, per encoding options: signature -> base id, and the same
+# signatures as the SigSet classify starts each module from (this process only)
 _LEARNED: "weakref.WeakKeyDictionary[Btf, dict]" = weakref.WeakKeyDictionary()
 
 
 class Learning:
-    """One encode's share: what it may skip, and what it found out."""
+    """One encode's share: what it may skip, and what it found out.
+
+    `seen()` and `id_of` serve the encode without copying the table, which
+    grows with every module of a batch."""
 
     def __init__(self, base: Btf, options_key: str, first: int, known_first: int):
-        self.table: dict[bytes, int] = _LEARNED.setdefault(base, {}).setdefault(options_key, {})
+        by_options = _LEARNED.setdefault(base, {})
+        if options_key not in by_options:
+            from .dwarf.fast import SigSet
+            by_options[options_key] = ({}, SigSet())
+        self.table: dict[bytes, int]
+        self.table, self._seen = by_options[options_key]
         self.base_end = base.type_count
         self.dirty_base = _base_dirty(base)
         self.first = first
         self.known_first = known_first
         self.clean_sig: dict[bytes, bool] = {}
         self._units: list[tuple[int, list, list[bool]]] = []
+
+    def seen(self):
+        """A SigSet of the learned signatures, the encode's own to add to."""
+        return self._seen.copy()
 
     def unit(self, handle: int, labels: list[Label], refs: list[Refs],
              known: list[bytes], signed: list[tuple[bytes, int]]) -> None:
@@ -97,10 +110,12 @@ class Learning:
     def learn(self, maps) -> None:
         """After dedup: remember the clean signatures that became base types."""
         end, dirty_base, table, first = self.base_end, self.dirty_base, self.table, self.first
+        seen = self._seen
         for handle, signed, clean in self._units:
             m = maps[handle]
             for sig, type_id in signed:
                 if clean[type_id - first]:
                     final = m[type_id]
-                    if final < end and final not in dirty_base:
-                        table.setdefault(sig, final)
+                    if final < end and final not in dirty_base and sig not in table:
+                        table[sig] = final
+                        seen.add(sig)

@@ -1791,8 +1791,25 @@ static PyObject *sigset_dump(PyObject *self, PyObject *unused)
     return out;
 }
 
+/* copy() -> a SigSet with the same keys: a table copied as it is, for a
+ * module starting from what earlier ones learned (one memcpy, not one add
+ * per key) */
+static PyObject *sigset_copy(PyObject *self, PyObject *unused)
+{
+    SigSetObject *s = (SigSetObject *)self;
+    SigSetObject *c = (SigSetObject *)sigset_new(Py_TYPE(self), NULL, NULL);
+    if (!c || !s->cap) return (PyObject *)c;
+    c->k = PyMem_Malloc(s->cap * 2 * sizeof(uint64_t));
+    if (!c->k) { Py_DECREF(c); return PyErr_NoMemory(); }
+    memcpy(c->k, s->k, s->cap * 2 * sizeof(uint64_t));
+    c->cap = s->cap;
+    c->n = s->n;
+    return (PyObject *)c;
+}
+
 static PyMethodDef sigset_methods[] = {
     {"dump", sigset_dump, METH_NOARGS, "dump() -> bytes: the keys, for SigSet(keys)"},
+    {"copy", sigset_copy, METH_NOARGS, "copy() -> SigSet: the same keys"},
     {"add", sigset_add_py, METH_O, "add(sig) -> True if it was not there"},
     {NULL}
 };
