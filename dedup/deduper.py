@@ -151,15 +151,17 @@ class Deduper:
         g = self._graph
         bend = g.base_end
         final = g.settle()
+        # of the base, only declarations are ever mapped elsewhere
+        decls = g.base.declarations
         for _ in range(MAX_ROUNDS):
             labels, refs = g.lab[bend:], g.ref[bend:]
-            base_map = g.map[:bend]
+            base_map = [g.map[b] for b in decls]
             g.reset_store()
             m = g.merge(labels, refs, bend, what="store")
-            if (g.map[:bend] == base_map and len(m) == len(labels)
+            if ([g.map[b] for b in decls] == base_map and len(m) == len(labels)
                     and all(x == bend + j for j, x in enumerate(m))):
                 break
-            step = list(range(bend)) + list(m)
+            step = g.base.identity() + list(m)
             final = [step[x] for x in final]
             step = g.settle()
             final = [step[x] for x in final]
