@@ -21,6 +21,11 @@ from .compact import (ARRAY, CONST, DATASEC, DECL_TAG, ENUM, ENUM64, FLOAT, FUNC
 from encoder.frozen import FrozenList, FrozenTable, frozen
 from .minimize import Partition, sccs
 
+try:        # the same walks compiled (setup.py builds it when it can)
+    from . import _cdedup
+except ImportError:     # pragma: no cover - a machine without a C compiler
+    _cdedup = None
+
 UNSET = -1
 BUSY = -2
 
@@ -264,9 +269,35 @@ class Graph:
         shift = g0 - first_local
         limit = first_local + n
         kend = known_first + len(known)
-        shifted = []
         if known and kend > first_local:
             raise ValueError("known references overlap the unit's ids")
+        try:
+            shifted = (self._shift if _cdedup is None else _cdedup.shift)(
+                refs, first_local, limit, shift, known, known_first)
+        except IndexError as e:
+            j = int(e.args[0])
+            bad = next(r for r in refs[j] if r < 0 or r >= limit or
+                       (known and kend <= r < first_local))
+            raise BtfError(f"{what}: type [{first_local + j}] refers to type "
+                           f"[{bad}], which does not exist") from None
+        lab.extend(labels)
+        ref.extend(shifted)
+        mp.extend([UNSET] * n)
+        end = g0 + n
+        self._unit = (g0, end)
+        self._prim_pass(g0, end)
+        self._unit_declarations(g0, end)
+        self._graph_pass(range(g0, end))
+        self._prim_pass(g0, end, declarations=True)
+        self._ref_pass(g0, end)
+        return self._compact(g0, end)
+
+    @staticmethod
+    def _shift(refs, first_local: int, limit: int, shift: int, known, known_first: int) -> list:
+        """`_cdedup.shift`: each unit type's refs in store ids (a unit id
+        moved by `shift`, a known one looked up, a base id as it is), or
+        IndexError(j) at the first type j that refers out of range."""
+        shifted = []
         for j, rr in enumerate(refs):
             if rr:
                 try:
@@ -280,22 +311,9 @@ class Graph:
                     else:
                         rr = tuple([r + shift if r >= first_local else r for r in rr])
                 except IndexError:
-                    bad = next(r for r in rr if r < 0 or r >= limit or
-                               (known and kend <= r < first_local))
-                    raise BtfError(f"{what}: type [{first_local + j}] refers to type "
-                                   f"[{bad}], which does not exist") from None
+                    raise IndexError(j) from None
             shifted.append(rr)
-        lab.extend(labels)
-        ref.extend(shifted)
-        mp.extend([UNSET] * n)
-        end = g0 + n
-        self._unit = (g0, end)
-        self._prim_pass(g0, end)
-        self._unit_declarations(g0, end)
-        self._graph_pass(range(g0, end))
-        self._prim_pass(g0, end, declarations=True)
-        self._ref_pass(g0, end)
-        return self._compact(g0, end)
+        return shifted
 
     def _prim_pass(self, g0: int, end: int, declarations: bool = False) -> None:
         """INT, FLOAT, full enums (and, with `declarations`, what is left of
@@ -430,6 +448,12 @@ class Graph:
     def _ref_pass(self, g0: int, end: int) -> None:
         """Everything else, children first: with canonical children a type is
         equal to a canonical one exactly when its (label, refs) key is."""
+        if _cdedup is not None:
+            g = g0
+            while (g := _cdedup.ref_pass(self.lab, self.ref, self.map, self.ref_table,
+                                         self._new_refs, g, end)) < end:
+                self._cycles_to_graph(g0, end)
+            return
         lab, ref, mp, table = self.lab, self.ref, self.map, self.ref_table
         new = self._new_refs
         resolve = self.resolve
@@ -513,6 +537,9 @@ class Graph:
         (hypothetical map, candidate FWD -> canonical type it met, whether a
         base FWD would have to be resolved) or None.
         """
+        if _cdedup is not None:
+            return _cdedup.equiv(self.lab, self.ref, self.map, self._live, self.base_end,
+                                 cand, canon, self._unpack, self._identical)
         lab, ref, mp = self.lab, self.ref, self.map
         resolve, unpack = self.resolve, self._unpack
         base_end = self.base_end

@@ -62,3 +62,19 @@ def bpftool_exe() -> str:
     return exe
 
 # --- end of the corpus fixtures ---------------------------------------------
+
+
+# ---------------------------------------------------------------------------
+# dedup's inner loops exist twice: dedup/_cdedup.c and engine.py's own.
+
+@pytest.fixture(scope="module", params=["compiled", "reference"])
+def dedup_walks(request):
+    """Run a module's tests with dedup/_cdedup.c, then with engine.py's
+    loops (the reference); module-scoped, so hypothesis tests can use it."""
+    from dedup import engine
+    compiled = engine._cdedup
+    if request.param == "compiled" and compiled is None:
+        pytest.skip("dedup/_cdedup.c was not built")
+    engine._cdedup = compiled if request.param == "compiled" else None
+    yield request.param
+    engine._cdedup = compiled

@@ -30,6 +30,8 @@ from encoder.btf.writer import encode
 from test_dedup_props import _with_refs, random_units
 from util import REPO, external
 
+pytestmark = pytest.mark.usefixtures("dedup_walks")   # _cdedup.c and engine.py's loops
+
 FIXTURES = sorted((REPO / "fixtures" / "obj").glob("*.btf"))
 
 

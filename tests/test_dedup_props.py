@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import random
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -49,6 +50,8 @@ from encoder.btf.reader import parse
 from encoder.btf.verifier import PROFILES, verify_bytes
 from encoder.btf.writer import encode
 from encoder.errors import BtfError
+
+pytestmark = pytest.mark.usefixtures("dedup_walks")   # _cdedup.c and engine.py's loops
 
 AGG_NAMES = ["a", "b", "c", ""]
 FWD_NAMES = ["a", "b", "c"]

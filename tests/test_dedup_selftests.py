@@ -22,6 +22,8 @@ from encoder.btf.model import (Array, Btf, Const, Datasec, DeclTag, Enum, Enum64
                                VarSecinfo, Volatile)
 from encoder.btf.writer import encode
 
+pytestmark = pytest.mark.usefixtures("dedup_walks")   # _cdedup.c and engine.py's loops
+
 SIGNED, CHAR, BOOL = IntEncoding.SIGNED, IntEncoding.CHAR, IntEncoding.BOOL
 
 

@@ -27,6 +27,8 @@ from encoder.btf.dump import dump_text
 from encoder.btf.kinds import IntEncoding
 from encoder.btf.model import Btf, Fwd, Int, Member, Ptr, Struct
 
+pytestmark = pytest.mark.usefixtures("dedup_walks")   # _cdedup.c and engine.py's loops
+
 INT = Int("int", 4, 32, IntEncoding.SIGNED)
 
 
