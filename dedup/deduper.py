@@ -176,6 +176,8 @@ class Deduper:
             maps.append(UnitMap(first, known_first, array.array("I", [final[x] for x in known]),
                                 array.array("I", [final[x] for x in m])))
         self._maps = []
+        g.base.give_back(g.lab, g.ref, g.map)
+        self._graph = None
         return out, maps
 
 

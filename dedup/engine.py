@@ -119,12 +119,46 @@ class BaseIndex:
         return index
 
     def identity(self) -> list[int]:
-        """[0, 1, ..., end - 1], made once: a store's map of the base starts
-        as a copy of it (a copy is a tenth of the cost of making the ints)."""
+        """[0, 1, ..., end - 1], made once (a copy is a tenth of the cost of
+        making the ints)."""
         ids = getattr(self, "_identity", None)
         if ids is None:
             ids = self._identity = list(range(self.end))
         return ids
+
+    def lists(self) -> tuple[list, list, list]:
+        """A new store's lab, ref and map, the base's ids first: those a
+        finished store gave back (`give_back`) cut to the base, else copies.
+        Copying and freeing three lists of the base's size cost more than a
+        small module's whole merge."""
+        spare = getattr(self, "_spare", None)
+        if spare is None:
+            return self.lab.copy(), self.ref.copy(), self.identity().copy()
+        self._spare = None
+        lab, ref, mp = spare
+        del lab[self.end:], ref[self.end:], mp[self.end:]
+        for b in self.declarations:     # the only base ids a store maps elsewhere
+            mp[b] = b
+        return lab, ref, mp
+
+    def scratch(self) -> tuple[list, list, list]:
+        """The base's labels, refs and classes as lists for `settle` to
+        append a store's nodes to: made once, cut back to the base at each
+        call (settle used to copy and free five lists of the base's size
+        per module).  One settle at a time uses them."""
+        lists = getattr(self, "_scratch", None)
+        if lists is None:
+            lists = self._scratch = (self.lab.copy(), self.ref.copy(),
+                                     self.partition().cls.copy())
+        for x in lists:
+            del x[self.end:]
+        return lists
+
+    def give_back(self, lab: list, ref: list, mp: list) -> None:
+        """A finished store's lists, for the next store over this base (its
+        base part says only what the base says: a label or refs unpacked
+        or not, and declarations mapped elsewhere, which `lists` undoes)."""
+        self._spare = (lab, ref, mp)
 
     def unpack(self, b: int) -> Label:
         """Base type b's label (and refs), unpacked into `lab` and `ref`."""
@@ -171,9 +205,7 @@ class Graph:
 
     def __init__(self, base: BaseIndex | None = None):
         self.base = base if base is not None else BaseIndex()
-        self.lab: list = self.base.lab.copy()
-        self.ref: list = self.base.ref.copy()
-        self.map: list = self.base.identity().copy()
+        self.lab, self.ref, self.map = self.base.lists()
         self.base_end = self.base.end
         self._tables()
         # state of the unit being merged
@@ -789,24 +821,32 @@ class Graph:
         base_classes = base.partition()
         while True:
             canon = [g for g in range(bend, n_old) if mp[g] == g]
-            pos = base.identity() + [UNSET] * (n_old - bend)
+            spos = [UNSET] * (n_old - bend)
             for i, g in enumerate(canon):
-                pos[g] = bend + i
-            labels = lab[:bend] + [lab[g] for g in canon]
-            succ = ref[:bend] + [tuple([pos[resolve(r)] for r in ref[g]]) for g in canon]
+                spos[g - bend] = bend + i
+
+            def dense(x: int, spos=spos) -> int:
+                """The node of what x resolves to (a base id is its own)."""
+                x = resolve(x)
+                return x if x < bend else spos[x - bend]
+
+            # the base's nodes, then one per canonical store type
+            labels, succ, cls = base.scratch()
+            labels += [lab[g] for g in canon]
+            succ += [tuple([dense(r) for r in ref[g]]) for g in canon]
 
             def unpack(b: int, labels=labels, succ=succ) -> None:
                 labels[b] = self._unpack(b)
                 succ[b] = ref[b]
 
-            cls = base_classes.fork().extend(labels, succ, unpack)
+            cls = base_classes.fork(cls).extend(labels, succ, unpack)
             if not self._resolve_fwds(labels, cls, canon):
                 break
         # One representative per class: the lowest id.  A base class's is a
         # base id, known per base; only the store's nodes are visited here.
-        base_first = base.class_first
+        base_first, base_canon = base.class_first, base.canon
         rep: dict[int, int] = {}
-        new_of_dense = base.canon + [UNSET] * (len(cls) - bend)
+        store_new = []                  # node bend + i -> its new id
         keep = []
         for d in range(bend, len(cls)):
             c = cls[d]
@@ -817,17 +857,21 @@ class Graph:
                     r = bend + len(keep)
                     keep.append(d)
                 else:
-                    r = new_of_dense[r]
-            new_of_dense[d] = r
+                    r = store_new[r - bend]
+            store_new.append(r)
+
+        def new_id(d: int) -> int:
+            return base_canon[d] if d < bend else store_new[d - bend]
+
         # a base id stands for its class's first, or (a resolved
         # declaration) for what it was resolved to
-        relabel = base.canon.copy()
+        relabel = base_canon.copy()
         for b in base.declarations:
             if mp[b] != b:
-                relabel[b] = new_of_dense[pos[resolve(b)]]
-        relabel += [new_of_dense[pos[resolve(g)]] for g in range(bend, n_old)]
+                relabel[b] = new_id(dense(b))
+        relabel += [new_id(dense(g)) for g in range(bend, n_old)]
         new_lab = [labels[d] for d in keep]
-        new_ref = [tuple([new_of_dense[s] for s in succ[d]]) for d in keep]
+        new_ref = [tuple([new_id(s) for s in succ[d]]) for d in keep]
         for b in self.base.declarations:              # base FWD resolutions
             if mp[b] != b:
                 mp[b] = relabel[b]

@@ -98,9 +98,11 @@ class Partition:
         self.cycles: dict = {}           # invariant signature -> (one node per class on a cycle)
         self.n = 0                       # classes so far
 
-    def fork(self) -> "Partition":
+    def fork(self, cls: list | None = None) -> "Partition":
+        """A copy to extend; `cls`, if given, is a list to reuse that holds
+        this partition's classes and nothing after them."""
         p = Partition()
-        p.cls = self.cls.copy()
+        p.cls = self.cls.copy() if cls is None else cls
         p.keys = self.keys.copy()
         p.cycles = self.cycles.copy()       # its values are tuples: shared safely
         p.n = self.n
