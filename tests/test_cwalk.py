@@ -135,6 +135,34 @@ def test_workers_sign_on_their_own(linked, monkeypatch):
         assert _encode(linked, signatures=True, jobs=jobs) == want, jobs
 
 
+@needs_cwalk
+def test_units_pass_1_keeps_give_the_bytes_of_walking_again(linked, monkeypatch):
+    """Below KEEP_MAX_BYTES pass 2 takes the units pass 1 walked (each once:
+    none is left over) instead of walking them again: the same bytes."""
+    kept = []
+    walk_unit = fast.walk_unit
+
+    def counting(dwarf, unit):
+        kept.append(unit.offset in dwarf.walked)
+        return walk_unit(dwarf, unit)
+
+    monkeypatch.setattr(fast, "walk_unit", counting)
+    monkeypatch.setattr(fast, "KEEP_MAX_BYTES", 0)
+    again = _encode(linked, signatures=True)
+    assert kept and not any(kept)
+    kept.clear()
+    monkeypatch.setattr(fast, "KEEP_MAX_BYTES", 1 << 40)
+    assert _encode(linked, signatures=True) == again
+    n = len(kept) // 2
+    assert not any(kept[:n]) and all(kept[n:]), "pass 2 walked again"
+    with Dwarf.open(linked) as d:
+        fast.names(d)
+        assert len(d.walked) == len(list(d.units()))
+        for unit in d.units():
+            fast.walk_unit(d, unit)
+        assert not d.walked
+
+
 def test_merge_refuses_what_no_dump_gives():
     if not fast.available():
         pytest.skip("the compiled walk is not built")

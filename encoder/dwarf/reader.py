@@ -98,6 +98,8 @@ class Dwarf:
         self.loc = self.sections.get(".debug_loc")
         self.ranges = self.sections.get(".debug_ranges")
         self.plans = PlanCache()
+        # units a first pass walked and kept for the next (fast.names), by offset
+        self.walked: dict = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike, *, place_sections: bool = True) -> "Dwarf":
