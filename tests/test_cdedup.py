@@ -27,20 +27,25 @@ compiled = engine._cdedup
 needs_compiled = pytest.mark.skipif(compiled is None, reason="dedup/_cdedup.c was not built")
 
 
-def _trace(monkeypatch, path, base, use_c: bool):
-    """Encode `path` with one implementation; every merge's result and the
-    store after it, and the bytes."""
+def _recording(monkeypatch, use_c: bool) -> list:
+    """Switch dedup to one implementation and record, after every merge, its
+    result and the store (labels, refs, map); monkeypatch.undo() ends it."""
     steps = []
     merge = engine.Graph.merge
 
     def traced(g, *args, **kw):
         m = merge(g, *args, **kw)
-        b = g.base_end
-        steps.append((list(m), g.lab[b:], g.ref[b:], g.map[:]))
+        steps.append((list(m), g.lab[g.base_end:], g.ref[g.base_end:], g.map[:]))
         return m
 
     monkeypatch.setattr(engine, "_cdedup", compiled if use_c else None)
     monkeypatch.setattr(engine.Graph, "merge", traced)
+    return steps
+
+
+def _trace(monkeypatch, path, base, use_c: bool):
+    """Encode `path` with one implementation: the merges and the bytes."""
+    steps = _recording(monkeypatch, use_c)
     learned._LEARNED.clear()        # each run starts from nothing learned
     data = write(api.encode(path, base, features="default"))
     monkeypatch.undo()
@@ -103,18 +108,9 @@ def _outcome(shift, args):
 
 
 def _trace_units(monkeypatch, units, base, use_c: bool):
-    """Merge random units (compact) with one implementation: every merge's
-    result and the store after it, then the result of finish."""
-    steps = []
-    merge = engine.Graph.merge
-
-    def traced(g, *args, **kw):
-        m = merge(g, *args, **kw)
-        steps.append((list(m), g.lab[g.base_end:], g.ref[g.base_end:], g.map[:]))
-        return m
-
-    monkeypatch.setattr(engine, "_cdedup", compiled if use_c else None)
-    monkeypatch.setattr(engine.Graph, "merge", traced)
+    """Merge units (compact) with one implementation: the merges, then the
+    result of finish."""
+    steps = _recording(monkeypatch, use_c)
     d = Deduper(base)
     for labels, refs in units:
         d.add_compact(labels, refs)
