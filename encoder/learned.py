@@ -61,8 +61,8 @@ _LEARNED: "weakref.WeakKeyDictionary[Btf, dict]" = weakref.WeakKeyDictionary()
 class Learning:
     """One encode's share: what it may skip, and what it found out.
 
-    `seen()` and `id_of` serve the encode without copying the table, which
-    grows with every module of a batch."""
+    `seen()` and `table` serve the encode without copying the table into
+    its own, which grows with every module of a batch."""
 
     def __init__(self, base: Btf, options_key: str, first: int, known_first: int):
         by_options = _LEARNED.setdefault(base, {})
