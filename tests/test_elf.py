@@ -325,6 +325,17 @@ def test_relocation_outside_section(tmp_path, relocation_loop):
     assert ei.value.offset == 1 << 30
 
 
+@pytest.mark.parametrize("index", [0, 3])
+def test_relocation_at_a_negative_offset(tmp_path, relocation_loop, index):
+    """An offset with the top bit set is refused (pack_into would count it
+    from the section's end), the entry named whether it comes first or later."""
+    p = _rela_patch(tmp_path, index, offset=(1 << 64) - 8)
+    with ElfFile(p) as e, pytest.raises(ElfError, match=f"relocation {index}: offset") as ei:
+        e.section(".debug_info")
+    with ElfFile(p) as e:
+        assert ei.value.offset == e.header(".rela.debug_info").offset + 24 * index
+
+
 def test_old_section_bytes_helper_still_works():
     from encoder.elf.sections import section_bytes
     got = section_bytes(OBJECTS[0], [".debug_str"])

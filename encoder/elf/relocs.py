@@ -99,10 +99,6 @@ def relocate_section(elf, h, data) -> bytes | None:
                            file=elf.path, section=r.name, offset=elf.header_offset(r.index))
         symvals = elf.symbol_addresses(r.link)
         offsets, infos, addends, shift = _entries(elf, r)
-        if offsets and (min(offsets) < 0 or min(infos) < 0):
-            i = next(i for i, (o, n) in enumerate(zip(offsets, infos)) if o < 0 or n < 0)
-            raise ElfError(f"relocation {i}: offset or symbol index out of range",
-                           file=elf.path, section=r.name, offset=_entry_at(elf, r, i))
         try:
             _apply(elf, r, h, out, kinds, symvals, offsets, infos, addends, shift)
         except ElfError:
@@ -118,19 +114,31 @@ def _apply(elf, r, h, out, kinds, symvals, offsets, infos, addends, shift) -> No
     if addends is not None and elf.machine == EM.X86_64:
         # The short path: R_X86_64_32 and R_X86_64_64 are nearly all of them.
         if _crelocs is None or not elf.is64 or symvals.itemsize != 8:
+            _no_negatives(elf, r, offsets, infos)
             _x86_64(elf, r, h, out, kinds, symvals, offsets, infos, addends, shift)
             return
         # The same in C; what it leaves (another type, a bad entry) here.
         i = _crelocs.apply_x86_64(out, offsets, infos, addends, symvals, 0)
         while i >= 0:
+            _no_negatives(elf, r, offsets[i:i + 1], infos[i:i + 1], i)
             _x86_64(elf, r, h, out, kinds, symvals, offsets[i:i + 1], infos[i:i + 1],
                     addends[i:i + 1], shift)
             i = _crelocs.apply_x86_64(out, offsets, infos, addends, symvals, i + 1)
         return
+    _no_negatives(elf, r, offsets, infos)
     if addends is None:
         addends = [None] * len(offsets)
     for off, info, add in zip(offsets, infos, addends):
         _one(elf, r, h, out, kinds, symvals, off, info, add, shift)
+
+
+def _no_negatives(elf, r, offsets, infos, first: int = 0) -> None:
+    """Refuse a negative offset or info before Python applies them (pack_into
+    would count a negative offset from the end); the C path checks its own."""
+    if offsets and (min(offsets) < 0 or min(infos) < 0):
+        i = first + next(i for i, (o, n) in enumerate(zip(offsets, infos)) if o < 0 or n < 0)
+        raise ElfError(f"relocation {i}: offset or symbol index out of range",
+                       file=elf.path, section=r.name, offset=_entry_at(elf, r, i))
 
 
 def _x86_64(elf, r, h, out, kinds, symvals, offsets, infos, addends, shift) -> None:
