@@ -9,7 +9,8 @@ Temporary files are called `.<name>.<random>.dwarf2btf-tmp` (hidden, and
 never ending like the output, so `*.ko` or `*.o` never matches one).  The
 writing process holds an flock on its temporary file; one that nobody holds
 a lock on belongs to a run that died, and the next write to the same
-destination removes it.  A symlink destination is followed: the file it
+destination removes it (the next run's, if it appeared while this one was
+writing into the directory).  A symlink destination is followed: the file it
 points to is replaced, the link stays.  The new file gets the old one's mode
 (and owner, when we may set it); a hard link to the old file keeps the old
 contents, as with objcopy.
@@ -34,30 +35,50 @@ def _temp_pattern(name: str) -> re.Pattern:
     return re.compile(re.escape(f".{name}.") + r"[A-Za-z0-9_]+" + re.escape(TMP_SUFFIX))
 
 
+# directory -> the temporary files in it when this process first wrote
+# there: a batch writes a thousand outputs into one directory, and listing
+# it for each would cost the square of that.
+_temps_in: dict[Path, list[str]] = {}
+
+
+def _temps(directory: Path) -> list[str]:
+    names = _temps_in.get(directory)
+    if names is None:
+        try:
+            names = [e.name for e in os.scandir(directory) if e.name.endswith(TMP_SUFFIX)]
+        except OSError:
+            return []
+        _temps_in[directory] = names
+    return names
+
+
 def clean_stale_temps(path: str | os.PathLike) -> list[str]:
     """Remove the temporary files of dead runs that wrote `path`; returns them.
 
-    A live writer holds the lock on its file, so it is left alone."""
+    A live writer holds the lock on its file, so it is left alone (and
+    tried again at this process's next write to `path`).  Temporary files
+    that appear after this process first wrote into the directory wait for
+    the next run."""
     target = Path(path)
+    names = _temps(target.parent)
+    if not names:
+        return []
     pattern = _temp_pattern(target.name)
     removed = []
-    try:
-        entries = list(os.scandir(target.parent))
-    except OSError:
-        return removed
-    for entry in entries:
-        if not pattern.fullmatch(entry.name):
-            continue
+    for name in [n for n in names if pattern.fullmatch(n)]:
+        entry = str(target.parent / name)
         try:
-            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError:
+            names.remove(name)          # gone already
             continue
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             # Still the file we locked (not renamed away and replaced since)?
-            if os.stat(entry.path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
-                os.unlink(entry.path)
-                removed.append(entry.path)
+            if os.stat(entry, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
+                os.unlink(entry)
+                removed.append(entry)
+                names.remove(name)
         except OSError:
             pass
         finally:
