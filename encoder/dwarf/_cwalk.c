@@ -1148,13 +1148,28 @@ static int cmp_h(const void *x, const void *y)
     return 0;
 }
 
-static Py_ssize_t distinct(H *tmp, H *src, int32_t *members, int32_t k)
+/* tmp[0..k): the colours of `members`, sorted. */
+static void sorted_colours(H *tmp, H *src, int32_t *members, int32_t k)
 {
     for (int32_t i = 0; i < k; i++) tmp[i] = src[members[i]];
     qsort(tmp, k, sizeof(H), cmp_h);
-    Py_ssize_t d = k ? 1 : 0;
-    for (int32_t i = 1; i < k; i++)
-        if (cmp_h(&tmp[i], &tmp[i - 1])) d++;
+}
+
+/* How many distinct colours `members` have: a set in `set` (room for at
+ * least 2k; refinement asks once per round, and sorting each time was a
+ * tenth of classify). */
+static Py_ssize_t distinct(H *set, uint8_t *used, H *src, int32_t *members, int32_t k)
+{
+    Py_ssize_t cap = 8;
+    while (cap < 2 * (Py_ssize_t)k) cap <<= 1;
+    memset(used, 0, cap);
+    Py_ssize_t d = 0;
+    for (int32_t i = 0; i < k; i++) {
+        H c = src[members[i]];
+        Py_ssize_t s = slot_of(c.a ^ c.b, cap);
+        while (used[s] && (set[s].a != c.a || set[s].b != c.b)) s = (s + 1) & (cap - 1);
+        if (!used[s]) { used[s] = 1; set[s] = c; d++; }
+    }
     return d;
 }
 
@@ -1210,6 +1225,10 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
     H *col = PyMem_Calloc(nn ? nn : 1, sizeof(H));
     H *col2 = PyMem_Calloc(nn ? nn : 1, sizeof(H));
     H *tmp = PyMem_Calloc(nn ? nn : 1, sizeof(H));
+    Py_ssize_t setcap = 8;
+    while (setcap < 2 * (Py_ssize_t)nn) setcap <<= 1;
+    H *set = PyMem_Malloc(setcap * sizeof(H));
+    uint8_t *used = PyMem_Malloc(setcap);
     for (int32_t v = 0; v < nn; v++) { index[v] = -1; scc_of[v] = -1; }
     int32_t counter = 0, sn = 0, nscc = 0;
     for (int32_t root = 0; root < nn; root++) {
@@ -1270,7 +1289,7 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
                 if (m == 1 && !self_loop) {
                     sig[mem[0]] = col[mem[0]];
                 } else {
-                    Py_ssize_t before = distinct(tmp, col, mem, m);
+                    Py_ssize_t before = distinct(set, used, col, mem, m);
                     int rounds = 0;
                     for (;;) {
                         for (int32_t i = 0; i < m; i++) {
@@ -1284,12 +1303,12 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
                         }
                         for (int32_t i = 0; i < m; i++) col[mem[i]] = col2[mem[i]];
                         rounds++;
-                        Py_ssize_t after = distinct(tmp, col, mem, m);
+                        Py_ssize_t after = distinct(set, used, col, mem, m);
                         if (after == before) break;
                         before = after;
                     }
                     /* the component: its sorted colours */
-                    distinct(tmp, col, mem, m);
+                    sorted_colours(tmp, col, mem, m);
                     H sh = { 0x452821e638d01377ULL, 0xbe5466cf34e90c6cULL };
                     hw(&sh, (uint64_t)m);
                     hw(&sh, (uint64_t)rounds);
@@ -1325,7 +1344,7 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
     PyMem_Free(g.estart); PyMem_Free(edges); PyMem_Free(sig); PyMem_Free(ok);
     PyMem_Free(index); PyMem_Free(low); PyMem_Free(stk); PyMem_Free(on);
     PyMem_Free(cs_v); PyMem_Free(cs_e); PyMem_Free(scc_of); PyMem_Free(col);
-    PyMem_Free(col2); PyMem_Free(tmp);
+    PyMem_Free(col2); PyMem_Free(tmp); PyMem_Free(set); PyMem_Free(used);
     return 0;
 }
 
