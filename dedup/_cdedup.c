@@ -3,7 +3,9 @@
  * (`Graph._equiv`) and the pass over reference kinds (`Graph._ref_pass`).
  * engine.py holds the reference implementation of both and says why each
  * rule is there; this file follows it step for step, on the same lists,
- * dicts and sets, so that the two can be swapped at any call.
+ * dicts and sets, so that the two can be swapped at any call.  Likewise
+ * compact.py's `reach_declarations`, which encoder/learned.py asks of every
+ * unit of a batch.
  *
  * Labels are tuples (kind, name, ...); ids are ints indexing the parallel
  * lists `lab`, `ref` and `map`.  A base read lazily leaves None in `lab`
@@ -484,6 +486,91 @@ fail:
     return NULL;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Which of a unit's types reach a declaration                              */
+
+/* reach_declarations(labels, refs, first, known_first, known_dirty,
+ * base_dirty) -> bytearray: compact.reach_declarations, which says why. */
+static PyObject *reach_declarations(PyObject *self, PyObject *args)
+{
+    PyObject *labels, *refs, *base_dirty;
+    Py_ssize_t first, known_first;
+    Py_buffer kd;
+    if (!PyArg_ParseTuple(args, "O!O!nny*O", &PyList_Type, &labels, &PyList_Type, &refs,
+                          &first, &known_first, &kd, &base_dirty))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(labels), ne = 0;
+    const uint8_t *known_dirty = kd.buf;
+    PyObject *out = NULL;
+    Py_ssize_t *start = NULL, *from = NULL, *work = NULL;
+    if (PyList_GET_SIZE(refs) != n) {
+        PyErr_SetString(PyExc_ValueError, "labels and refs differ in length");
+        goto done;
+    }
+    out = PyByteArray_FromStringAndSize(NULL, n);
+    start = PyMem_Calloc(n + 2, sizeof *start);
+    if (!out || !start) { PyErr_NoMemory(); goto done; }
+    uint8_t *dirty = (uint8_t *)PyByteArray_AS_STRING(out);
+    /* marks of their own, and the count of local refs to each type */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *l = PyList_GET_ITEM(labels, i), *rs = PyList_GET_ITEM(refs, i);
+        if (!PyTuple_Check(l) || PyTuple_GET_SIZE(l) < 2 || !PyTuple_Check(rs)) {
+            PyErr_Format(PyExc_TypeError, "unit type %zd is not (label, refs)", i);
+            goto done;
+        }
+        dirty[i] = is_fwd(l);
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(rs); j++) {
+            PyObject *ro = PyTuple_GET_ITEM(rs, j);
+            Py_ssize_t r = PyLong_AsSsize_t(ro);
+            if (r == -1 && PyErr_Occurred()) goto done;
+            if (r >= first) {
+                if (r - first >= n) { out_of_range(r); goto done; }
+                start[r - first + 2]++;
+                ne++;
+            } else if (r >= known_first) {
+                if (r - known_first >= kd.len) { out_of_range(r); goto done; }
+                dirty[i] |= known_dirty[r - known_first];
+            } else if (r < 0) {
+                out_of_range(r);
+                goto done;
+            } else if (!dirty[i]) {
+                int in = PySequence_Contains(base_dirty, ro);
+                if (in < 0) goto done;
+                dirty[i] = (uint8_t)in;
+            }
+        }
+    }
+    /* who refers to each local type: from[start[t] .. start[t + 1]) */
+    for (Py_ssize_t t = 0; t < n; t++) start[t + 2] += start[t + 1];
+    from = PyMem_Malloc((ne ? ne : 1) * sizeof *from);
+    work = PyMem_Malloc((n ? n : 1) * sizeof *work);
+    if (!from || !work) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *rs = PyList_GET_ITEM(refs, i);
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(rs); j++) {
+            Py_ssize_t r = PyLong_AsSsize_t(PyTuple_GET_ITEM(rs, j));
+            if (r >= first) from[start[r - first + 1]++] = i;
+        }
+    }
+    /* spread the marks to whoever refers to a marked type */
+    Py_ssize_t w = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (dirty[i]) work[w++] = i;
+    while (w) {
+        Py_ssize_t t = work[--w];
+        for (Py_ssize_t k = start[t]; k < start[t + 1]; k++)
+            if (!dirty[from[k]]) { dirty[from[k]] = 1; work[w++] = from[k]; }
+    }
+    PyMem_Free(start); PyMem_Free(from); PyMem_Free(work);
+    PyBuffer_Release(&kd);
+    return out;
+done:
+    PyMem_Free(start); PyMem_Free(from); PyMem_Free(work);
+    PyBuffer_Release(&kd);
+    Py_XDECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"shift", shift, METH_VARARGS,
      "shift(refs, first_local, limit, shift, known, known_first) -> list of refs"},
@@ -492,12 +579,16 @@ static PyMethodDef methods[] = {
      "(hypot, wild, adjust) or None"},
     {"ref_pass", ref_pass, METH_VARARGS,
      "ref_pass(lab, ref, map, table, new, g, end) -> where a loop stopped it, or end"},
+    {"reach_declarations", reach_declarations, METH_VARARGS,
+     "reach_declarations(labels, refs, first, known_first, known_dirty, base_dirty) -> "
+     "bytearray"},
     {NULL}
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "dedup._cdedup",
-    "dedup/engine.py's graph walk and reference pass, compiled.", -1, methods
+    "dedup/engine.py's graph walk and reference pass, compiled (and compact.py's "
+    "reach_declarations).", -1, methods
 };
 
 PyMODINIT_FUNC PyInit__cdedup(void) { return PyModule_Create(&module); }

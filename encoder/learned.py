@@ -19,35 +19,19 @@ from __future__ import annotations
 
 import weakref
 
-from dedup.compact import Label, Refs, is_fwd_label
+from dedup.compact import Label, Refs
 from dedup.deduper import base_index
+from dedup.reach import reach_declarations
 
 from .btf.model import Btf
 from .btf.perbase import PerBase
-
-
-def _spread(dirty: list[bool], back: list[list[int]]) -> None:
-    """Mark dirty whatever reaches a dirty node (`back[i]`: who refers to i)."""
-    work = [i for i, d in enumerate(dirty) if d]
-    while work:
-        for i in back[work.pop()]:
-            if not dirty[i]:
-                dirty[i] = True
-                work.append(i)
 
 
 def _reaching_declarations(base: Btf) -> frozenset[int]:
     """Base ids from which a declaration can be reached (itself included)."""
     index = base_index(base)
     index.unpack_all()
-    back: list[list[int]] = [[] for _ in index.lab]
-    for b, rs in enumerate(index.ref):
-        for r in rs:
-            back[r].append(b)
-    dirty = [False] * len(back)
-    for b in index.declarations:
-        dirty[b] = True
-    _spread(dirty, back)
+    dirty = reach_declarations(index.lab, index.ref, 0, 0, b"", ())
     return frozenset(b for b, d in enumerate(dirty) if d)
 
 
@@ -76,7 +60,7 @@ class Learning:
         self.first = first
         self.known_first = known_first
         self.clean_sig: dict[bytes, bool] = {}
-        self._units: list[tuple[int, list, list[bool]]] = []
+        self._units: list[tuple[int, list, bytearray]] = []
 
     def seen(self):
         """A SigSet of the learned signatures, the encode's own to add to."""
@@ -85,36 +69,24 @@ class Learning:
     def unit(self, handle: int, labels: list[Label], refs: list[Refs],
              known: list[bytes], signed: list[tuple[bytes, int]]) -> None:
         """Note which of a unit's types reach no declaration."""
-        first, known_first, n = self.first, self.known_first, len(labels)
-        dirty = [is_fwd_label(lb) for lb in labels]
-        back: list[list[int]] = [[] for _ in range(n)]
-        table, clean_sig, dirty_base = self.table, self.clean_sig, self.dirty_base
-        for i, rs in enumerate(refs):
-            for r in rs:
-                if r >= first:
-                    back[r - first].append(i)
-                elif r >= known_first:
-                    sig = known[r - known_first]
-                    if not clean_sig.get(sig, sig in table):
-                        dirty[i] = True
-                elif r in dirty_base:
-                    dirty[i] = True
-        _spread(dirty, back)
+        first, n, clean_sig, table = self.first, len(labels), self.clean_sig, self.table
+        known_dirty = bytes(not clean_sig.get(sig, sig in table) for sig in known)
+        dirty = reach_declarations(labels, refs, first, self.known_first, known_dirty,
+                                   self.dirty_base)
         # a signature may stand for void or an earlier type: not learned
         mine = [(sig, t) for sig, t in signed if 0 <= t - first < n]
-        clean = [not d for d in dirty]
         for sig, type_id in mine:
-            clean_sig.setdefault(sig, clean[type_id - first])
-        self._units.append((handle, mine, clean))
+            clean_sig.setdefault(sig, not dirty[type_id - first])
+        self._units.append((handle, mine, dirty))
 
     def learn(self, maps) -> None:
         """After dedup: remember the clean signatures that became base types."""
         end, dirty_base, table, first = self.base_end, self.dirty_base, self.table, self.first
         seen = self._seen
-        for handle, signed, clean in self._units:
+        for handle, signed, dirty in self._units:
             m = maps[handle]
             for sig, type_id in signed:
-                if clean[type_id - first]:
+                if not dirty[type_id - first]:
                     final = m[type_id]
                     if final < end and final not in dirty_base and sig not in table:
                         table[sig] = final

@@ -14,6 +14,7 @@ import pytest
 
 from dedup import Deduper, engine
 from dedup.compact import INT, PTR, compact_unit
+from dedup.reach import reach_declarations_py as reach_py
 from encoder import api, learned
 from encoder.btf.model import type_refs
 from encoder.btf.reader import load
@@ -179,3 +180,53 @@ def test_the_walks_rarer_rules_leave_the_same_store(monkeypatch, n):
     units = [compact_unit(u) for u in units]
     assert _trace_units(monkeypatch, units, base, True) == \
         _trace_units(monkeypatch, units, base, False)
+
+
+# -- which unit types reach a declaration (dedup/reach.py) -----------------------
+
+_S, _F, _E = (4, "s", 8, False), (7, "f", False), (6, "e", 4, True)   # struct, FWD, enum FWD
+
+
+@pytest.mark.parametrize("reach", [reach_py, compiled and compiled.reach_declarations],
+                         ids=["reference", "compiled"])
+def test_reaching_a_declaration_spreads_to_whoever_refers(reach):
+    """A unit of 9 (ids 10..18): marks of their own (a FWD, an enum FWD), a
+    dirty known type (known id 5), a dirty base type (3), and whatever
+    refers to any of them, through a loop; the rest stays clean."""
+    if reach is None:
+        pytest.skip("dedup/_cdedup.c was not built")
+    labels = [_S, _F, _S, _S, _S, _E, _S, _S, _S]
+    refs = [(11,),        # 10 -> a FWD
+            (),           # 11 the FWD
+            (10, 2),      # 12 -> 10, and clean base 2
+            (5,),         # 13 -> known 5 (dirty)
+            (6, 3),       # 14 -> known 6 (clean), base 3 (dirty)
+            (),           # 15 enum FWD
+            (17,),        # 16 <-> 17: a clean loop
+            (16, 6, 2),   # 17
+            (16, 18)]     # 18 -> the loop, itself
+    got = reach(labels, refs, 10, 5, bytes([1, 0]), frozenset({3}))
+    assert list(got) == [1, 1, 1, 1, 1, 1, 0, 0, 0]
+
+
+@pytest.mark.parametrize("refs", [[(19,)], [(7,)], [(-1,)]],
+                         ids=["past the unit", "past the known", "negative"])
+def test_reach_refuses_a_reference_out_of_range(refs):
+    for reach in filter(None, (reach_py, compiled and compiled.reach_declarations)):
+        with pytest.raises(IndexError):
+            reach([_S], refs, 18, 5, bytes(2), frozenset([-1]))
+
+
+@needs_compiled
+def test_reach_matches_the_reference_on_random_units():
+    rnd = random.Random(11)
+    for _ in range(500):
+        n, first, known_first = rnd.randrange(0, 30), 100, 50
+        known_dirty = bytes(rnd.randrange(2) for _ in range(rnd.randrange(0, 6)))
+        pool = list(range(first, first + n)) + \
+            list(range(known_first, known_first + len(known_dirty))) + list(range(0, 8))
+        labels = [rnd.choice([_S, _S, _S, _F, _E]) for _ in range(n)]
+        refs = [tuple(rnd.choice(pool) for _ in range(rnd.randrange(0, 4))) for _ in range(n)]
+        base_dirty = frozenset(rnd.sample(range(8), rnd.randrange(0, 4)))
+        args = (labels, refs, first, known_first, known_dirty, base_dirty)
+        assert compiled.reach_declarations(*args) == reach_py(*args), args
