@@ -18,7 +18,7 @@ from encoder.errors import BtfError
 from .compact import (ARRAY, CONST, DATASEC, DECL_TAG, ENUM, ENUM64, FLOAT, FUNC,
                       FUNC_PROTO, FWD, INT, PTR, RESTRICT, STRUCT, TYPE_TAG, TYPEDEF,
                       UNION, VAR, VOID_LABEL, VOLATILE, Label, Refs, is_fwd_label)
-from encoder.frozen import FrozenList, FrozenTable, frozen
+from encoder.frozen import FrozenList, FrozenTable, frozen, layered
 from .minimize import Partition, sccs
 
 try:        # the same walks compiled (setup.py builds it when it can)
@@ -237,8 +237,8 @@ class Graph:
         base bucket is copied on its first change), so a batch over many
         modules pays for the base's once."""
         base = self.base
-        self.prim_table = base.prim_table.copy()
-        self.ref_table = base.ref_table.copy()
+        self.prim_table = layered(base.prim_table)
+        self.ref_table = layered(base.ref_table)
         if base._candidates is None:
             self.graph_table = self.base_buckets = {}
             for lb, ids in base.graph_table.items():
@@ -908,8 +908,8 @@ class Graph:
         mp = self.map
         base = self.base
         bend = self.base_end
-        aggregates = base.aggregates.copy()
-        enums = base.enums.copy()
+        aggregates = layered(base.aggregates)
+        enums = layered(base.enums)
         for i, g in enumerate(canon):
             _note_definition(aggregates, enums, labels[bend + i], cls[bend + i], g)
         decls = [b for b in base.declarations if mp[b] == b]

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from typing import Hashable, Sequence
 
+from encoder.frozen import layered
+
 
 def sccs(n: int, succ: Sequence[Sequence[int]]):
     """Strongly connected components of nodes 0..n-1, children first.
@@ -99,12 +101,13 @@ class Partition:
         self.n = 0                       # classes so far
 
     def fork(self, cls: list | None = None) -> "Partition":
-        """A copy to extend; `cls`, if given, is a list to reuse that holds
-        this partition's classes and nothing after them."""
+        """A copy to extend, this one left as it is from now on (its tables
+        are layered under the copy's); `cls`, if given, is a list to reuse
+        that holds this partition's classes and nothing after them."""
         p = Partition()
         p.cls = self.cls.copy() if cls is None else cls
-        p.keys = self.keys.copy()
-        p.cycles = self.cycles.copy()       # its values are tuples: shared safely
+        p.keys = layered(self.keys)
+        p.cycles = layered(self.cycles)     # its values are tuples: shared safely
         p.n = self.n
         return p
 

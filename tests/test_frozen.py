@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from dedup.compact import compact_unit
 from dedup.engine import BaseIndex
 from encoder.btf.reader import load
-from encoder.frozen import FrozenTable, Overlay, frozen
+from encoder.frozen import FrozenTable, Overlay, frozen, layered
 
 from util import REPO
 
@@ -72,6 +72,23 @@ def test_overlay_writes_stay_in_the_overlay():
     assert frozen(base) == base.blob and frozen(base.copy()) == base.blob
     assert dict(FrozenTable(frozen(two)).items()) == {("a", 1): 1, ("b", 2): 2, ("c", 3): 3,
                                                        ("d", 4): 4, ("e", 5): 5}
+
+
+@pytest.mark.parametrize("under", ["dict", "frozen"])
+def test_a_layer_leaves_the_table_under_it_alone(under):
+    table = {("a", 1): 1, ("b", 2): 2}
+    if under == "frozen":
+        table = FrozenTable(FrozenTable.pack(table))
+    top = layered(table)
+    top[("c", 3)] = 3
+    assert top.setdefault(("a", 1), 9) == 1 and top[("b", 2)] == 2
+    again = layered(top)
+    again[("d", 4)] = 4
+    assert ("d", 4) not in top and ("c", 3) in again
+    assert dict(table.items()) == {("a", 1): 1, ("b", 2): 2}
+    assert dict(FrozenTable(frozen(again)).items()) == {("a", 1): 1, ("b", 2): 2,
+                                                         ("c", 3): 3, ("d", 4): 4}
+    assert dict(FrozenTable(frozen(layered(table))).items()) == dict(table.items())
 
 
 def test_not_a_table():
