@@ -376,6 +376,7 @@ def add_arguments(p) -> None:
 def main(args, features) -> int:
     """Run `dwarf2btf batch` with parsed arguments and the features they mean."""
     from .basecache import keep, load_base
+    from .output import listing_once
     from .progress import files, wanted
     start = time.perf_counter()
     jobs = plan(args.inputs, args.manifest, out_dir=args.output_dir, suffix=args.suffix,
@@ -395,7 +396,7 @@ def main(args, features) -> int:
         keep(base)
     settings = Settings(base, features, tuple(args.lang_exclude or ()), cache,
                         unit_jobs=workers if len(jobs) == 1 else 1)
-    with files(len(jobs), wanted(args.quiet)) as on_done:
+    with files(len(jobs), wanted(args.quiet)) as on_done, listing_once():
         outcomes = run(jobs, settings, workers, on_done)
     for o in outcomes:
         if o.status == "failed":

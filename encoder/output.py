@@ -9,8 +9,7 @@ Temporary files are called `.<name>.<random>.dwarf2btf-tmp` (hidden, and
 never ending like the output, so `*.ko` or `*.o` never matches one).  The
 writing process holds an flock on its temporary file; one that nobody holds
 a lock on belongs to a run that died, and the next write to the same
-destination removes it (the next run's, if it appeared while this one was
-writing into the directory).  A symlink destination is followed: the file it
+destination removes it.  A symlink destination is followed: the file it
 points to is replaced, the link stays.  The new file gets the old one's mode
 (and owner, when we may set it); a hard link to the old file keeps the old
 contents, as with objcopy.
@@ -18,6 +17,7 @@ contents, as with objcopy.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -35,30 +35,40 @@ def _temp_pattern(name: str) -> re.Pattern:
     return re.compile(re.escape(f".{name}.") + r"[A-Za-z0-9_]+" + re.escape(TMP_SUFFIX))
 
 
-# directory -> the temporary files in it when this process first wrote
-# there: a batch writes a thousand outputs into one directory, and listing
-# it for each would cost the square of that.
-_temps_in: dict[Path, list[str]] = {}
+# directory -> the temporary files found in it, inside `listing_once`
+_listed: dict[Path, list[str]] | None = None
+
+
+@contextlib.contextmanager
+def listing_once():
+    """Within it, each directory is listed for stale temporaries once: a
+    batch writes a thousand outputs into one directory, and listing it for
+    each cost the square of that.  Temporaries that appear meanwhile wait
+    for the next write outside it."""
+    global _listed
+    outer, _listed = _listed, {}
+    try:
+        yield
+    finally:
+        _listed = outer
 
 
 def _temps(directory: Path) -> list[str]:
-    names = _temps_in.get(directory)
+    names = None if _listed is None else _listed.get(directory)
     if names is None:
         try:
             names = [e.name for e in os.scandir(directory) if e.name.endswith(TMP_SUFFIX)]
         except OSError:
             return []
-        _temps_in[directory] = names
+        if _listed is not None:
+            _listed[directory] = names
     return names
 
 
 def clean_stale_temps(path: str | os.PathLike) -> list[str]:
     """Remove the temporary files of dead runs that wrote `path`; returns them.
 
-    A live writer holds the lock on its file, so it is left alone (and
-    tried again at this process's next write to `path`).  Temporary files
-    that appear after this process first wrote into the directory wait for
-    the next run."""
+    A live writer holds the lock on its file, so it is left alone."""
     target = Path(path)
     names = _temps(target.parent)
     if not names:

@@ -31,7 +31,8 @@ import corpus
 from encoder.btf.reader import read_sections
 from encoder.elf.write import BTF_ALIGN, Rewrite, btf_object
 from encoder.errors import Dwarf2BtfError, ElfError
-from encoder.output import TMP_SUFFIX, write_btf_object, write_btf_section
+from encoder.output import (TMP_SUFFIX, listing_once, write_btf_file, write_btf_object,
+                            write_btf_section)
 
 from util import REPO, external
 
@@ -528,6 +529,23 @@ def test_stale_temps_are_cleaned_and_live_ones_kept(tmp_path):
         assert temps(tmp_path) == sorted([live.name, other.name])
     write_btf_section(target, (OBJ / "kinds.gcc.dwarf5.btf").read_bytes())
     assert temps(tmp_path) == [other.name]
+
+
+def test_a_batch_lists_a_directory_for_stale_temps_once(tmp_path):
+    """Inside `listing_once` the temporaries of dead runs found at the first
+    write are cleaned as they are reached; one that appears later waits for
+    a write outside it."""
+    early = tmp_path / f".b.btf.abc123de{TMP_SUFFIX}"
+    early.write_bytes(b"partial")
+    with listing_once():
+        write_btf_file(tmp_path / "a.btf", b"a")
+        late = tmp_path / f".a.btf.xyz789qq{TMP_SUFFIX}"
+        late.write_bytes(b"partial")
+        write_btf_file(tmp_path / "b.btf", b"b")
+        write_btf_file(tmp_path / "a.btf", b"a")
+        assert temps(tmp_path) == [late.name]
+    write_btf_file(tmp_path / "a.btf", b"a")
+    assert temps(tmp_path) == []
 
 
 def test_mode_is_kept_and_symlinks_followed(tmp_path):
