@@ -190,20 +190,6 @@ def _unit_results(req: Request, dwarf, first_id: int, opts: Options,
         _fork.clear()
 
 
-class _SigIds(dict):
-    """Type signature -> store id: this encode's, then those earlier modules
-    learned (looked up, not copied: that table grows with the batch)."""
-
-    __slots__ = ("learned",)
-
-    def __init__(self, learned: dict[bytes, int]):
-        super().__init__()
-        self.learned = learned
-
-    def __missing__(self, sig: bytes) -> int:
-        return self.learned[sig]
-
-
 # --- the pipeline ---------------------------------------------------------------------
 
 def encode(req: Request, progress: Callable[[int, int], None] | None = None) -> Result:
@@ -231,13 +217,14 @@ def encode(req: Request, progress: Callable[[int, int], None] | None = None) -> 
         vars_: list[tuple[int, VarCandidate, str | None]] = []
         warnings: list[str] = []
         sig2id: dict[bytes, int] = {}      # type signature -> store id
+        learned: dict[bytes, int] = {}     # the same, from earlier modules (not copied)
         signing = learning = None
         if signed:
             if req.base is not None:
                 # what earlier modules of this process proved about the base
                 learning = Learning(req.base, f"{opts!r} {sorted(req.lang_exclude)}",
                                     first_id, KNOWN_FIRST)
-                sig2id = _SigIds(learning.table)
+                learned = learning.table
             # Over a base, a name the base knows is never signed by name:
             # dedup keeps a module's view of a base declaration apart.  A
             # function the ELF has no symbol of cannot become a FUNC (either
@@ -253,7 +240,8 @@ def encode(req: Request, progress: Callable[[int, int], None] | None = None) -> 
                 progress(n, unit.offset)
             if ut is None:
                 continue
-            known = [sig2id[sig] for sig in ut.known]
+            mine = sig2id.get
+            known = [i if (i := mine(sig)) is not None else learned[sig] for sig in ut.known]
             labels, refs = (ut.labels, ut.refs) if ut.labels is not None else \
                 compact_unit(ut.types)
             handle = deduper.add_compact(labels, refs, first=first_id, known=known,

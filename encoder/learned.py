@@ -70,7 +70,8 @@ class Learning:
              known: list[bytes], signed: list[tuple[bytes, int]]) -> None:
         """Note which of a unit's types reach no declaration."""
         first, n, clean_sig, table = self.first, len(labels), self.clean_sig, self.table
-        known_dirty = bytes(not clean_sig.get(sig, sig in table) for sig in known)
+        verdict = clean_sig.get
+        known_dirty = bytes([not verdict(sig, sig in table) for sig in known])
         dirty = reach_declarations(labels, refs, first, self.known_first, known_dirty,
                                    self.dirty_base)
         # a signature may stand for void or an earlier type: not learned
