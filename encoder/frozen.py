@@ -124,7 +124,7 @@ def layered(table) -> "Overlay":
     """A table to add entries to over `table` (a dict, a `FrozenTable` or an
     `Overlay`), which must not change after: a base's tables under each
     module's store.  Copying a base's dicts of 95 k entries for every
-    module of a batch cost a third of the batch."""
+    module was 30 % of a batch's encoding without the base cache."""
     return table.copy() if isinstance(table, Overlay) else Overlay(table)
 
 
