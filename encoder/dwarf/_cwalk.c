@@ -869,10 +869,18 @@ static Py_ssize_t find(UnitObject *u, uint64_t off)
     }
 }
 
+/* Slots for an open-addressing table of n keys: a power of two, at most
+ * half full. */
+static inline Py_ssize_t table_room(Py_ssize_t n)
+{
+    Py_ssize_t cap = 16;
+    while (cap < 2 * n) cap <<= 1;
+    return cap;
+}
+
 static int index_offsets(UnitObject *u)
 {
-    uint64_t cap = 16;
-    while (cap < 2 * (uint64_t)u->n) cap *= 2;
+    uint64_t cap = (uint64_t)table_room(u->n);
     u->at = PyMem_RawCalloc(cap, sizeof(int32_t));
     if (!u->at) return -1;
     u->at_mask = cap - 1;
@@ -1155,13 +1163,12 @@ static void sorted_colours(H *tmp, H *src, int32_t *members, int32_t k)
     qsort(tmp, k, sizeof(H), cmp_h);
 }
 
-/* How many distinct colours `members` have: a set in `set` (room for at
- * least 2k; refinement asks once per round, and sorting each time was a
+/* How many distinct colours `members` have: a set in `set` (table_room(k)
+ * slots; refinement asks once per round, and sorting each time was a
  * tenth of classify). */
 static Py_ssize_t distinct(H *set, uint8_t *used, H *src, int32_t *members, int32_t k)
 {
-    Py_ssize_t cap = 8;
-    while (cap < 2 * (Py_ssize_t)k) cap <<= 1;
+    Py_ssize_t cap = table_room(k);
     memset(used, 0, cap);
     Py_ssize_t d = 0;
     for (int32_t i = 0; i < k; i++) {
@@ -1225,10 +1232,8 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
     H *col = PyMem_Calloc(nn ? nn : 1, sizeof(H));
     H *col2 = PyMem_Calloc(nn ? nn : 1, sizeof(H));
     H *tmp = PyMem_Calloc(nn ? nn : 1, sizeof(H));
-    Py_ssize_t setcap = 8;
-    while (setcap < 2 * (Py_ssize_t)nn) setcap <<= 1;
-    H *set = PyMem_Malloc(setcap * sizeof(H));
-    uint8_t *used = PyMem_Malloc(setcap);
+    H *set = PyMem_Malloc(table_room(nn) * sizeof(H));
+    uint8_t *used = PyMem_Malloc(table_room(nn));
     for (int32_t v = 0; v < nn; v++) { index[v] = -1; scc_of[v] = -1; }
     int32_t counter = 0, sn = 0, nscc = 0;
     for (int32_t root = 0; root < nn; root++) {
