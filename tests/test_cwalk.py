@@ -125,6 +125,30 @@ def test_names_merged_from_shares_are_one_pass(linked, monkeypatch):
 
 
 @needs_cwalk
+def test_pass_1_signs_what_definitions_reach_and_gets_the_whole_table(linked):
+    """Pass 1 signs only what its named definitions reach through uncut
+    references; signing every type node gives the same table, with or
+    without a base's names excluded."""
+    with Dwarf.open(linked) as d:
+        units = [fast.walk_unit(d, u).dies for u in d.units()]
+    skipped = 0
+    for exclude in ((), ["list_head", "kinds_s", "mixed"]):
+        lazy, every = fast._cwalk.Names(), fast._cwalk.Names()
+        for table in (lazy, every):
+            table.exclude(fast.name_keys(exclude))
+        for recs in units:
+            every.add(recs, True)
+            whole = [recs.sig(i) for i in range(len(recs))]
+            lazy.add(recs)
+            part = [recs.sig(i) for i in range(len(recs))]
+            assert all(p in (None, w) for p, w in zip(part, whole))
+            skipped += sum(p is None and w is not None for p, w in zip(part, whole))
+        assert _entries(lazy.dump()) == _entries(every.dump()), exclude
+        assert lazy.finish() == every.finish()
+    assert skipped
+
+
+@needs_cwalk
 def test_workers_sign_on_their_own(linked, monkeypatch):
     """With -j, each worker skips what it converted itself; what two workers
     both converted dedup merges: the same bytes as one process."""

@@ -1029,15 +1029,17 @@ typedef struct {
     int mode;
     struct NamesObject *names;
     H *cut;               /* CUT_ALL: the names each node refers to directly */
-    int32_t *cstart;      /* per node, into cut */
+    int32_t *cstart, *cend; /* per node, into cut */
     int32_t ncut, cutcap;
     int32_t *node_of;     /* record -> type node index or -1 */
     int32_t *rec_of;      /* node -> record */
     int32_t nn;
     H *h0;                /* content */
     uint8_t *bad;         /* cannot be signed */
-    int32_t *estart, *edge; /* CSR edges: targets as node indexes */
-    int32_t ne;
+    int32_t *estart, *eend, *edge; /* per node, its edges: targets as node indexes */
+    int32_t ne, ecap;
+    int32_t *st;          /* node_content's stack */
+    Py_ssize_t stcap;
 } G;
 
 static int is_cut_kind(int32_t tag)
@@ -1060,17 +1062,19 @@ static int key_of(UnitObject *u, int32_t rec, H *key)
     return 1;
 }
 
-/* The content hash of record `rec`'s subtree (a type node), and its edges
- * (the type nodes its subtree refers to, in preorder). */
-static int node_content(UnitObject *u, G *g, int32_t rec, int32_t **edges, int32_t *ne,
-                        int32_t *ecap, int32_t **stp, Py_ssize_t *stcap)
+/* The content hash of type node `node` (its record's subtree), its edges
+ * (the type nodes the subtree refers to, in preorder) and, under CUT_ALL,
+ * the names it refers to.  Computed when the signing first reaches it. */
+static int node_content(UnitObject *u, G *g, int32_t node)
 {
-    int32_t node = g->node_of[rec];
+    int32_t rec = g->rec_of[node];
+    g->estart[node] = g->ne;
+    g->cstart[node] = g->ncut;
     H h = { 0x243f6a8885a308d3ULL, 0x13198a2e03707344ULL };
     Py_ssize_t sp = 0;
-    (*stp)[sp++] = rec;
+    g->st[sp++] = rec;
     while (sp) {
-        int32_t i = (*stp)[--sp];
+        int32_t i = g->st[--sp];
         Rec *r = &u->recs[i];
         hw(&h, 0xd1e00000ULL | (uint64_t)r->tag);
         hw(&h, (uint64_t)(i == rec ? 0 : 1));
@@ -1111,13 +1115,13 @@ static int node_content(UnitObject *u, G *g, int32_t rec, int32_t **edges, int32
                     continue;
                 }
                 hw(&h, 0xed6e0000ULL | (uint64_t)k);
-                if (*ne == *ecap) {
-                    int32_t *e2 = PyMem_Realloc(*edges, 2 * (size_t)*ecap * sizeof(int32_t));
+                if (g->ne == g->ecap) {
+                    int32_t *e2 = PyMem_Realloc(g->edge, 2 * (size_t)g->ecap * sizeof(int32_t));
                     if (!e2) { PyErr_NoMemory(); return -1; }
-                    *edges = e2;
-                    *ecap *= 2;
+                    g->edge = e2;
+                    g->ecap *= 2;
                 }
-                (*edges)[(*ne)++] = g->node_of[t];
+                g->edge[g->ne++] = g->node_of[t];
                 continue;
             }
             if (k == F_LOWPC || k == F_LOC) { g->bad[node] = 1; continue; }
@@ -1127,24 +1131,26 @@ static int node_content(UnitObject *u, G *g, int32_t rec, int32_t **edges, int32
         int32_t cnt = 0;
         for (int32_t c = r->first_child; c >= 0; c = u->recs[c].next_sib) cnt++;
         hw(&h, 0xc0de0000ULL | (uint64_t)cnt);
-        if (sp + cnt > *stcap) {
+        if (sp + cnt > g->stcap) {
             Py_ssize_t cap = (sp + cnt) * 2;
-            int32_t *s2 = PyMem_Realloc(*stp, cap * sizeof(int32_t));
+            int32_t *s2 = PyMem_Realloc(g->st, cap * sizeof(int32_t));
             if (!s2) { PyErr_NoMemory(); return -1; }
-            *stp = s2;
-            *stcap = cap;
+            g->st = s2;
+            g->stcap = cap;
         }
         /* a type declared inside this one is a node of its own (and read
          * only if referred to): its subtree is not this node's content */
         Py_ssize_t j = sp + cnt;
         for (int32_t c = r->first_child; c >= 0; c = u->recs[c].next_sib) {
             if (g->node_of[c] >= 0) { hw(&h, 0x7e57edULL); cnt--; continue; }
-            (*stp)[--j] = c;
+            g->st[--j] = c;
         }
-        if (j != sp) memmove(&(*stp)[sp], &(*stp)[j], cnt * sizeof(int32_t));
+        if (j != sp) memmove(&g->st[sp], &g->st[j], cnt * sizeof(int32_t));
         sp += cnt;
     }
     g->h0[node] = h;
+    g->eend[node] = g->ne;
+    g->cend[node] = g->ncut;
     return 0;
 }
 
@@ -1181,72 +1187,104 @@ static Py_ssize_t distinct(H *set, uint8_t *used, H *src, int32_t *members, int3
 }
 
 static void names_define(struct NamesObject *names, UnitObject *u, G *g, H *sig,
-                         uint8_t *ok);
+                         uint8_t *ok, const int32_t *roots, const H *keys, int32_t nroots);
+static int is_excluded(struct NamesObject *t, H key);
 
-/* Signatures of every type node (Tarjan's SCCs, sinks first). */
-static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *names)
+/* Pass 1's roots: the named definitions it records (not declarations, not
+ * excluded), with their keys.  A definition's signature there depends only
+ * on what it reaches through uncut references, so only that is signed. */
+static int32_t definitions(UnitObject *u, G *g, int32_t *roots, H *keys)
+{
+    int32_t k = 0;
+    for (int32_t v = 0; v < g->nn; v++) {
+        int32_t rec = g->rec_of[v];
+        Rec *r = &u->recs[rec];
+        if (!is_cut_kind(r->tag)) continue;
+        const Val *decl = field_of(u->vals, r, F_DECL);
+        if (decl && decl->v) continue;
+        if (!key_of(u, rec, &keys[k]) || is_excluded(g->names, keys[k])) continue;
+        roots[k++] = v;
+    }
+    return k;
+}
+
+/* Signatures of the type nodes (Tarjan's SCCs, sinks first): of every one,
+ * or under CUT_ALL of what pass 1's definitions reach unless `every`. */
+static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *names, int every)
 {
     Py_ssize_t n = u->n;
+    int rc = -1;
     G g;
     memset(&g, 0, sizeof g);
     g.mode = mode;
     g.names = names;
-    g.node_of = PyMem_Malloc((n ? n : 1) * sizeof(int32_t));
-    g.rec_of = PyMem_Malloc((n ? n : 1) * sizeof(int32_t));
+    size_t n1 = n ? (size_t)n : 1;
+    g.node_of = PyMem_Malloc(n1 * sizeof(int32_t));
+    g.rec_of = PyMem_Malloc(n1 * sizeof(int32_t));
+    if (!g.node_of || !g.rec_of) { PyErr_NoMemory(); goto out0; }
     for (Py_ssize_t i = 0; i < n; i++) {
         if (is_type_tag(u->recs[i].tag)) { g.node_of[i] = g.nn; g.rec_of[g.nn++] = (int32_t)i; }
         else g.node_of[i] = -1;
     }
     int32_t nn = g.nn;
-    g.h0 = PyMem_Calloc(nn ? nn : 1, sizeof(H));
-    g.bad = PyMem_Calloc(nn ? nn : 1, 1);
-    g.estart = PyMem_Malloc((nn + 1) * sizeof(int32_t));
-    int32_t ecap = 1024, ne = 0;
-    int32_t *edges = PyMem_Malloc(ecap * sizeof(int32_t));
-    Py_ssize_t stcap = 256;
-    int32_t *stbuf = PyMem_Malloc(stcap * sizeof(int32_t));
-    g.cstart = PyMem_Malloc((nn + 1) * sizeof(int32_t));
-    for (int32_t v = 0; v < nn; v++) {
-        g.estart[v] = ne;
-        g.cstart[v] = g.ncut;
-        if (node_content(u, &g, g.rec_of[v], &edges, &ne, &ecap, &stbuf, &stcap) < 0) {
-            PyMem_Free(stbuf);
-            return -1;   /* leaks the scratch arrays: only on out-of-memory */
-        }
-    }
-    PyMem_Free(stbuf);
-    g.estart[nn] = ne;
-    g.cstart[nn] = g.ncut;
-    g.edge = edges;
-
-    H *sig = PyMem_Calloc(nn ? nn : 1, sizeof(H));
-    uint8_t *ok = PyMem_Calloc(nn ? nn : 1, 1);
+    size_t m1 = nn ? (size_t)nn : 1;
+    g.h0 = PyMem_Malloc(m1 * sizeof(H));
+    g.bad = PyMem_Calloc(m1, 1);
+    g.estart = PyMem_Malloc(m1 * sizeof(int32_t));
+    g.eend = PyMem_Malloc(m1 * sizeof(int32_t));
+    g.cstart = PyMem_Malloc(m1 * sizeof(int32_t));
+    g.cend = PyMem_Malloc(m1 * sizeof(int32_t));
+    g.ecap = 1024;
+    g.edge = PyMem_Malloc(g.ecap * sizeof(int32_t));
+    g.stcap = 256;
+    g.st = PyMem_Malloc(g.stcap * sizeof(int32_t));
+    H *sig = PyMem_Calloc(m1, sizeof(H));
+    uint8_t *ok = PyMem_Calloc(m1, 1);
     /* Tarjan, iterative */
-    int32_t *index = PyMem_Malloc((nn ? nn : 1) * sizeof(int32_t));
-    int32_t *low = PyMem_Malloc((nn ? nn : 1) * sizeof(int32_t));
-    int32_t *stk = PyMem_Malloc((nn ? nn : 1) * sizeof(int32_t));
-    uint8_t *on = PyMem_Calloc(nn ? nn : 1, 1);
-    int32_t *cs_v = PyMem_Malloc((nn ? nn : 1) * sizeof(int32_t));
-    int32_t *cs_e = PyMem_Malloc((nn ? nn : 1) * sizeof(int32_t));
-    int32_t *scc_of = PyMem_Malloc((nn ? nn : 1) * sizeof(int32_t));
-    H *col = PyMem_Calloc(nn ? nn : 1, sizeof(H));
-    H *col2 = PyMem_Calloc(nn ? nn : 1, sizeof(H));
-    H *tmp = PyMem_Calloc(nn ? nn : 1, sizeof(H));
+    int32_t *index = PyMem_Malloc(m1 * sizeof(int32_t));
+    int32_t *low = PyMem_Malloc(m1 * sizeof(int32_t));
+    int32_t *stk = PyMem_Malloc(m1 * sizeof(int32_t));
+    uint8_t *on = PyMem_Calloc(m1, 1);
+    int32_t *cs_v = PyMem_Malloc(m1 * sizeof(int32_t));
+    int32_t *cs_e = PyMem_Malloc(m1 * sizeof(int32_t));
+    int32_t *scc_of = PyMem_Malloc(m1 * sizeof(int32_t));
+    H *col = PyMem_Malloc(m1 * sizeof(H));
+    H *col2 = PyMem_Malloc(m1 * sizeof(H));
+    H *tmp = PyMem_Malloc(m1 * sizeof(H));
     H *set = PyMem_Malloc(table_room(nn) * sizeof(H));
     uint8_t *used = PyMem_Malloc(table_room(nn));
+    int32_t *roots = NULL;
+    H *keys = NULL;
+    if (!g.h0 || !g.bad || !g.estart || !g.eend || !g.cstart || !g.cend || !g.edge ||
+        !g.st || !sig || !ok || !index || !low || !stk || !on || !cs_v || !cs_e ||
+        !scc_of || !col || !col2 || !tmp || !set || !used) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    int32_t nroots = nn;
+    if (mode == CUT_ALL) {
+        roots = PyMem_Malloc(m1 * sizeof(int32_t));
+        keys = PyMem_Malloc(m1 * sizeof(H));
+        if (!roots || !keys) { PyErr_NoMemory(); goto out; }
+        nroots = definitions(u, &g, roots, keys);
+    }
     for (int32_t v = 0; v < nn; v++) { index[v] = -1; scc_of[v] = -1; }
     int32_t counter = 0, sn = 0, nscc = 0;
-    for (int32_t root = 0; root < nn; root++) {
+    int32_t from = every ? nn : nroots;
+    for (int32_t ri = 0; ri < from; ri++) {
+        int32_t root = every || !roots ? ri : roots[ri];
         if (index[root] >= 0) continue;
         int32_t csn = 0;
+        if (node_content(u, &g, root) < 0) goto out;
         cs_v[csn] = root; cs_e[csn] = g.estart[root]; csn++;
         index[root] = low[root] = counter++;
         stk[sn++] = root; on[root] = 1;
         while (csn) {
             int32_t v = cs_v[csn - 1];
-            if (cs_e[csn - 1] < g.estart[v + 1]) {
+            if (cs_e[csn - 1] < g.eend[v]) {
                 int32_t w = g.edge[cs_e[csn - 1]++];
                 if (index[w] < 0) {
+                    if (node_content(u, &g, w) < 0) goto out;
                     index[w] = low[w] = counter++;
                     stk[sn++] = w; on[w] = 1;
                     cs_v[csn] = w; cs_e[csn] = g.estart[w]; csn++;
@@ -1272,7 +1310,7 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
             for (int32_t i = 0; i < m && !bad; i++) {
                 int32_t x = mem[i];
                 if (g.bad[x]) bad = 1;
-                for (int32_t e = g.estart[x]; e < g.estart[x + 1]; e++) {
+                for (int32_t e = g.estart[x]; e < g.eend[x]; e++) {
                     int32_t w = g.edge[e];
                     if (scc_of[w] != scc && !ok[w]) bad = 1;
                     if (w == x) self_loop = 1;
@@ -1284,7 +1322,7 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
                     int32_t x = mem[i];
                     H h = g.h0[x];
                     hw(&h, seed);
-                    for (int32_t e = g.estart[x]; e < g.estart[x + 1]; e++) {
+                    for (int32_t e = g.estart[x]; e < g.eend[x]; e++) {
                         int32_t w = g.edge[e];
                         if (scc_of[w] == scc) hw(&h, 0x5cc5cc5cULL);
                         else { hw(&h, sig[w].a); hw(&h, sig[w].b); }
@@ -1300,7 +1338,7 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
                         for (int32_t i = 0; i < m; i++) {
                             int32_t x = mem[i];
                             H h = col[x];
-                            for (int32_t e = g.estart[x]; e < g.estart[x + 1]; e++) {
+                            for (int32_t e = g.estart[x]; e < g.eend[x]; e++) {
                                 int32_t w = g.edge[e];
                                 if (scc_of[w] == scc) { hw(&h, col[w].a); hw(&h, col[w].b); }
                             }
@@ -1330,12 +1368,15 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
             sn = k;
         }
     }
-    if (mode == CUT_ALL)
-        names_define(names, u, &g, sig, ok);
+    if (mode == CUT_ALL) {
+        names_define(names, u, &g, sig, ok, roots, keys, nroots);
+        if (PyErr_Occurred()) goto out;
+    }
     PyMem_Free(u->sig);
     PyMem_Free(u->sigok);
-    u->sig = PyMem_Calloc((n ? n : 1) * 2, sizeof(uint64_t));
-    u->sigok = PyMem_Calloc(n ? n : 1, 1);
+    u->sig = PyMem_Calloc(n1 * 2, sizeof(uint64_t));
+    u->sigok = PyMem_Calloc(n1, 1);
+    if (!u->sig || !u->sigok) { PyErr_NoMemory(); goto out; }
     for (int32_t v = 0; v < nn; v++) {
         int32_t r = g.rec_of[v];
         if (ok[v]) {
@@ -1344,13 +1385,18 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
             u->sigok[r] = 1;
         }
     }
-    PyMem_Free(g.cut); PyMem_Free(g.cstart);
-    PyMem_Free(g.node_of); PyMem_Free(g.rec_of); PyMem_Free(g.h0); PyMem_Free(g.bad);
-    PyMem_Free(g.estart); PyMem_Free(edges); PyMem_Free(sig); PyMem_Free(ok);
+    rc = 0;
+out:
+    PyMem_Free(sig); PyMem_Free(ok);
     PyMem_Free(index); PyMem_Free(low); PyMem_Free(stk); PyMem_Free(on);
     PyMem_Free(cs_v); PyMem_Free(cs_e); PyMem_Free(scc_of); PyMem_Free(col);
     PyMem_Free(col2); PyMem_Free(tmp); PyMem_Free(set); PyMem_Free(used);
-    return 0;
+    PyMem_Free(roots); PyMem_Free(keys);
+out0:
+    PyMem_Free(g.cut); PyMem_Free(g.cstart); PyMem_Free(g.cend);
+    PyMem_Free(g.node_of); PyMem_Free(g.rec_of); PyMem_Free(g.h0); PyMem_Free(g.bad);
+    PyMem_Free(g.estart); PyMem_Free(g.eend); PyMem_Free(g.edge); PyMem_Free(g.st);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1440,23 +1486,20 @@ static int names_add_ref(NamesObject *t, H ref)
     return 0;
 }
 
-/* Pass 1: record each named definition of the unit with its signature
- * (references to names cut) and the names it reaches. */
-static void names_define(NamesObject *t, UnitObject *u, G *g, H *sig, uint8_t *ok)
+/* Pass 1: record each named definition of the unit (`roots`, with their
+ * keys) with its signature (references to names cut) and the names it
+ * reaches. */
+static void names_define(NamesObject *t, UnitObject *u, G *g, H *sig, uint8_t *ok,
+                         const int32_t *roots, const H *keys, int32_t nroots)
 {
     int32_t nn = g->nn;
     int32_t *seen = PyMem_Calloc(nn ? nn : 1, sizeof(int32_t));
     int32_t *stack = PyMem_Malloc((nn ? nn : 1) * sizeof(int32_t));
+    if (!seen || !stack) { PyErr_NoMemory(); goto done; }
     int32_t stamp = 0;
-    for (int32_t v = 0; v < nn; v++) {
-        int32_t rec = g->rec_of[v];
-        Rec *r = &u->recs[rec];
-        if (!is_cut_kind(r->tag)) continue;
-        const Val *decl = field_of(u->vals, r, F_DECL);
-        if (decl && decl->v) continue;
-        H key;
-        if (!key_of(u, rec, &key) || is_excluded(t, key)) continue;
-        Name *e = names_slot(t, key, 1);
+    for (int32_t i = 0; i < nroots; i++) {
+        int32_t v = roots[i];
+        Name *e = names_slot(t, keys[i], 1);
         if (!e) { PyErr_NoMemory(); goto done; }
         if (!ok[v]) { e->state = 3; continue; }
         if (e->state == 0) {
@@ -1470,9 +1513,9 @@ static void names_define(NamesObject *t, UnitObject *u, G *g, H *sig, uint8_t *o
             seen[v] = stamp;
             while (sp) {
                 int32_t x = stack[--sp];
-                for (int32_t c = g->cstart[x]; c < g->cstart[x + 1]; c++)
+                for (int32_t c = g->cstart[x]; c < g->cend[x]; c++)
                     if (names_add_ref(t, g->cut[c]) < 0) goto done;
-                for (int32_t ei = g->estart[x]; ei < g->estart[x + 1]; ei++) {
+                for (int32_t ei = g->estart[x]; ei < g->eend[x]; ei++) {
                     int32_t w = g->edge[ei];
                     if (seen[w] != stamp) { seen[w] = stamp; stack[sp++] = w; }
                 }
@@ -1482,7 +1525,7 @@ static void names_define(NamesObject *t, UnitObject *u, G *g, H *sig, uint8_t *o
             e->state = 2;
         }
     }
-done:   /* with an error set if out of memory: names_add reports it */
+done:   /* with an error set if out of memory: sign reports it */
     PyMem_Free(seen);
     PyMem_Free(stack);
 }
@@ -1506,16 +1549,14 @@ static void names_dealloc(PyObject *self)
     Py_TYPE(self)->tp_free(self);
 }
 
-/* add(unit): pass 1 over one walked unit */
-static PyObject *names_add(PyObject *self, PyObject *arg)
+/* add(unit, every=False): pass 1 over one walked unit; `every` signs every
+ * type node, not only what the definitions reach (the same table: tests) */
+static PyObject *names_add(PyObject *self, PyObject *args)
 {
-    if (!PyObject_TypeCheck(arg, &UnitType)) {
-        PyErr_SetString(PyExc_TypeError, "add() takes a Unit");
-        return NULL;
-    }
-    UnitObject *u = (UnitObject *)arg;
-    if (sign(u, 0, CUT_ALL, (NamesObject *)self) < 0) return NULL;
-    if (PyErr_Occurred()) return NULL;
+    PyObject *unit;
+    int every = 0;
+    if (!PyArg_ParseTuple(args, "O!|p", &UnitType, &unit, &every)) return NULL;
+    if (sign((UnitObject *)unit, 0, CUT_ALL, (NamesObject *)self, every) < 0) return NULL;
     Py_RETURN_NONE;
 }
 
@@ -1689,7 +1730,7 @@ static Py_ssize_t names_len(PyObject *self) { return ((NamesObject *)self)->n; }
 static PySequenceMethods names_seq = { .sq_length = names_len };
 
 static PyMethodDef names_methods[] = {
-    {"add", names_add, METH_O, "add(unit): the unit's named definitions (pass 1)"},
+    {"add", names_add, METH_VARARGS, "add(unit, every=False): the unit's named definitions (pass 1)"},
     {"finish", names_finish, METH_NOARGS, "finish() -> how many names are cut"},
     {"info", names_info, METH_VARARGS, "info(tag, name) -> (state, cut, refs) or None"},
     {"exclude", names_exclude, METH_O, "exclude(keys): never cut at these names (name_keys)"},
@@ -1877,7 +1918,7 @@ static PyObject *unit_classify(PyObject *self, PyObject *args)
         return NULL;
     }
     if (sign(u, seed, names == Py_None ? CUT_NONE : CUT_NAMES,
-             names == Py_None ? NULL : (NamesObject *)names) < 0)
+             names == Py_None ? NULL : (NamesObject *)names, 1) < 0)
         return NULL;
     Py_ssize_t n = u->n;
     /* state per record: 1 in todo, 0 not */
