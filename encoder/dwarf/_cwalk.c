@@ -502,10 +502,11 @@ static int read_val(Cur *c, const Spec *q, int size, Ctx *x, Val *v, int keep)
             table_read(&x->stroff, x->so_base + raw * x->osz, x->osz, &off) < 0) {
             x->err = "string index outside .debug_str_offsets"; return -1;
         }
-        /* checked now, so that building the record later cannot fail */
+        /* checked now, so that building the record later cannot fail (a
+         * section ending in NUL terminates every string in it) */
         const Span *sec = q->conv == C_LSTRP ? &x->lstr : &x->str;
         if (!sec->buf || off >= (uint64_t)sec->size ||
-            !memchr(sec->buf + off, 0, sec->size - off)) {
+            (sec->buf[sec->size - 1] && !memchr(sec->buf + off, 0, sec->size - off))) {
             x->err = q->conv == C_LSTRP ? "string offset outside .debug_line_str or unterminated"
                                         : "string offset outside .debug_str or unterminated";
             return -1;

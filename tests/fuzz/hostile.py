@@ -357,6 +357,17 @@ def strp_past_end() -> bytes:
     return obj([u])
 
 
+@case("dwarf", "encode", "unterminated")
+def strp_unterminated() -> bytes:
+    """A DW_FORM_strp name at the last string of a .debug_str that does not
+    end in NUL (the walk checks the section's last byte before each string)."""
+    u = cu()
+    u.die("base_type", [("name", "strp", 1), ("byte_size", "data1", 4),
+                        ("encoding", "data1", 5)])
+    u.end()
+    return obj([u], strings=b"\0int")
+
+
 @case("dwarf", "encode", "string index")
 def strx_index_huge() -> bytes:
     """A DW_FORM_strx name with index 2**40 and no string offsets table."""
