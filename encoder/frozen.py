@@ -5,14 +5,16 @@ of the base (95 k entries each) a few thousand questions, and the base's
 string table a few hundred; unpacking whole tables from the base cache
 (encoder/basecache.py) would cost more than the module itself.  A
 `FrozenTable` is an open-addressing hash table in one bytes object: a probe
-hashes the key's `repr` (stable across processes, unlike `hash()`), and
+hashes the key (`key_hash`: stable across processes, unlike `hash()`), and
 unpacks only the entries whose hash matches, comparing keys exactly.
 `Overlay` gives it the dict operations the passes use, new entries kept
-in a dict of its own.
+in a dict of its own.  `_cfrozen.c` hashes and probes the same way in C
+when it was built (a module asks tens of thousands of questions); this
+file is the reference and the fallback.
 
-Keys are strings, ints and tuples of them and bools (dedup's labels);
-`repr` tells 1 from True, so a key must be built the same way when packed
-and probed, which `compact.py`'s labels are.
+Keys are strings, ints, bools, None and tuples of them (dedup's labels).
+The hash tells 1 from True, so a key must be built the same way when
+packed and probed, which `compact.py`'s labels are.
 """
 
 from __future__ import annotations
@@ -21,15 +23,64 @@ import array
 import marshal
 import struct
 
-import xxhash
+try:
+    from . import _cfrozen
+except ImportError:          # pragma: no cover - depends on the installation
+    _cfrozen = None
 
 _HEAD = struct.Struct("<4sII")      # magic, entries, slots
-_MAGIC = b"FRZ2"
+_MAGIC = b"FRZ3"
 _MISSING = object()
 
+_M = (1 << 64) - 1
+_M1 = 0x9e3779b97f4a7c15
 
-def _hash(key) -> int:
-    return xxhash.xxh3_64_intdigest(repr(key).encode())
+
+def _word(h: int, w: int) -> int:
+    x = h ^ w
+    return ((x << 29 | x >> 35) & _M) * _M1 & _M
+
+
+def _bytes_in(h: int, data: bytes) -> int:
+    h = _word(h, len(data))
+    full = len(data) & ~7
+    for at in range(0, full, 8):
+        h = _word(h, int.from_bytes(data[at:at + 8], "little"))
+    tail = data[full:]
+    if tail:
+        h = _word(h, int.from_bytes(tail, "little") | len(tail) << 56)
+    return h
+
+
+def _feed(h: int, x) -> int:
+    if x is None:
+        return _word(h, 1)
+    if isinstance(x, bool):
+        return _word(h, 2 | x << 8)
+    if isinstance(x, int):
+        if -1 << 63 <= x < 1 << 63:
+            return _word(_word(h, 3), x & _M)
+        return _bytes_in(_word(h, 4), str(x).encode())
+    if isinstance(x, str):
+        return _bytes_in(_word(h, 5), x.encode("utf-8", "surrogatepass"))
+    if isinstance(x, tuple):
+        h = _word(_word(h, 6), len(x))
+        for item in x:
+            h = _feed(h, item)
+        return h
+    raise TypeError(f"a frozen table's key holds no {type(x).__name__}")
+
+
+def key_hash_py(key) -> int:
+    """A key's 64-bit hash, word by word over its structure (the reference
+    for _cfrozen.key_hash)."""
+    k = _feed(0x243f6a8885a308d3, key)
+    k = (k ^ k >> 33) * 0xff51afd7ed558ccd & _M
+    k = (k ^ k >> 33) * 0xc4ceb9fe1a85ec53 & _M
+    return k ^ k >> 33
+
+
+key_hash = _cfrozen.key_hash if _cfrozen is not None else key_hash_py
 
 
 class FrozenTable:
@@ -65,7 +116,7 @@ class FrozenTable:
         slots = array.array("I", bytes(4 * nslots))
         hashes = array.array("Q")
         for i, key in enumerate(table, 1):
-            h = _hash(key)
+            h = key_hash(key)
             s = h & mask
             while slots[s]:
                 s = (s + 1) & mask
@@ -81,7 +132,12 @@ class FrozenTable:
         return default if got is _MISSING else got
 
     def _probe(self, key):
-        h = _hash(key)
+        if _cfrozen is not None:
+            return _cfrozen.probe(self.blob, key, _MISSING)
+        return self._probe_py(key)
+
+    def _probe_py(self, key):
+        h = key_hash(key)
         mask, slots, hashes, items = self._mask, self._slots, self._hashes, self._items
         s = h & mask
         while True:

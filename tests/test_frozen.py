@@ -15,13 +15,15 @@ from hypothesis import strategies as st
 from dedup.compact import compact_unit
 from dedup.engine import BaseIndex
 from encoder.btf.reader import load
-from encoder.frozen import FrozenTable, Overlay, frozen, layered
+from encoder import frozen as frozen_mod
+from encoder.frozen import FrozenTable, Overlay, frozen, key_hash_py, layered
 
 from util import REPO
 
 BASE = REPO / "fixtures" / "obj" / "kinds.gcc.dwarf5.btf"
 
-scalars = st.one_of(st.integers(-2**70, 2**70), st.text(max_size=8), st.booleans())
+scalars = st.one_of(st.integers(-2**70, 2**70), st.text(max_size=8), st.booleans(),
+                    st.none())
 keys = st.recursive(scalars, lambda inner: st.tuples(inner, inner) | st.tuples(inner),
                     max_leaves=6)
 
@@ -37,6 +39,43 @@ def test_every_entry_and_no_other(table, others):
         assert got.get(k) == v and k in got
     for k in others:
         assert got.get(k, "absent") == table.get(k, "absent")
+
+
+needs_c = pytest.mark.skipif(frozen_mod._cfrozen is None, reason="_cfrozen is not built")
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(st.lists(keys | st.text(st.characters(), max_size=40), max_size=20))
+def test_the_compiled_hash_is_the_reference(some):
+    for k in some:
+        assert frozen_mod._cfrozen.key_hash(k) == key_hash_py(k), k
+
+
+@needs_c
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(keys, st.integers()), st.lists(keys, max_size=20))
+def test_the_compiled_probe_answers_as_the_reference(table, others):
+    got = FrozenTable(FrozenTable.pack(table))
+    for k in [*table, *others]:
+        assert got._probe(k) == got._probe_py(k)
+        assert (got._probe(k) is frozen_mod._MISSING) == (k not in table)
+
+
+def test_a_key_of_no_known_kind_is_refused():
+    for hash_ in (key_hash_py, frozen_mod.key_hash):
+        with pytest.raises(TypeError):
+            hash_((1, [2]))
+
+
+@needs_c
+def test_a_slot_past_the_entries_is_refused_not_read():
+    blob = bytearray(FrozenTable.pack({("a", 1): 1}))
+    table = FrozenTable(bytes(blob))
+    slot = 12 + 4 * (frozen_mod.key_hash(("a", 1)) & table._mask)
+    blob[slot:slot + 4] = (7).to_bytes(4, "little")
+    with pytest.raises(ValueError):
+        frozen_mod._cfrozen.probe(bytes(blob), ("a", 1), None)
 
 
 def test_the_tables_of_a_real_base():
