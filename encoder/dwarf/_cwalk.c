@@ -1262,7 +1262,7 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
         PyErr_NoMemory();
         goto out;
     }
-    int32_t nroots = nn;
+    int32_t nroots = 0;
     if (mode == CUT_ALL) {
         roots = PyMem_Malloc(m1 * sizeof(int32_t));
         keys = PyMem_Malloc(m1 * sizeof(H));
@@ -1271,9 +1271,11 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
     }
     for (int32_t v = 0; v < nn; v++) { index[v] = -1; scc_of[v] = -1; }
     int32_t counter = 0, sn = 0, nscc = 0;
-    int32_t from = every ? nn : nroots;
-    for (int32_t ri = 0; ri < from; ri++) {
-        int32_t root = every || !roots ? ri : roots[ri];
+    /* where Tarjan starts: pass 1's definitions, or every node */
+    const int32_t *starts = every ? NULL : roots;
+    int32_t nstarts = starts ? nroots : nn;
+    for (int32_t ri = 0; ri < nstarts; ri++) {
+        int32_t root = starts ? starts[ri] : ri;
         if (index[root] >= 0) continue;
         int32_t csn = 0;
         if (node_content(u, &g, root) < 0) goto out;
