@@ -77,11 +77,13 @@ class Signing:
 
 
 def _convert_unit(dwarf, unit, first_id: int, opts: Options,
-                  lang_exclude: frozenset[int], signing: Signing | None = None
-                  ) -> UnitTypes | None:
+                  lang_exclude: frozenset[int], signing: Signing | None = None,
+                  variables: VariableTable | None = None) -> UnitTypes | None:
     """Walk and convert one unit; None if its language is excluded.  With
     `signing`, only types whose signature it has not seen are converted, and
-    it learns theirs."""
+    it learns theirs.  Candidates nothing can select (function declarations,
+    variables `variables` cannot place) are dropped here, before a worker
+    ships them: in vmlinux that is 99 % of the variables."""
     from .dwarf.fast import walk_unit
     dies = walk_unit(dwarf, unit)
     if dies.language in lang_exclude:
@@ -100,9 +102,13 @@ def _convert_unit(dwarf, unit, first_id: int, opts: Options,
         from .dwarf.loclists import location_list
         return [e.expr for e in location_list(dwarf, dies, offset)]
 
-    return convert(recs, dies.index(), first_id=first_id, opts=opts, name=dies.name,
-                   addrx=addrx, producer=dies.producer, loclist=loclist, todo=todo,
-                   known=known, known_first=KNOWN_FIRST, compact=True)
+    ut = convert(recs, dies.index(), first_id=first_id, opts=opts, name=dies.name,
+                 addrx=addrx, producer=dies.producer, loclist=loclist, todo=todo,
+                 known=known, known_first=KNOWN_FIRST, compact=True)
+    ut.funcs = [f for f in ut.funcs if not f.declaration]
+    if variables is not None:
+        ut.vars = [v for v in ut.vars if not isinstance(variables.place(v), str)]
+    return ut
 
 
 def _names_of(base: Btf) -> set[str]:
@@ -160,11 +166,11 @@ _fork: dict = {}
 def _worker_unit(unit) -> UnitTypes | None:
     f = _fork
     return _convert_unit(f["dwarf"], unit, f["first_id"], f["opts"], f["lang_exclude"],
-                         f["signing"])
+                         f["signing"], f["variables"])
 
 
 def _unit_results(req: Request, dwarf, first_id: int, opts: Options,
-                  signing: Signing | None) -> Iterator:
+                  signing: Signing | None, variables: VariableTable) -> Iterator:
     """(unit, UnitTypes | None) in unit order, from this process or a pool.
 
     Workers take units in order, a few at a time, and each skips the types
@@ -177,12 +183,13 @@ def _unit_results(req: Request, dwarf, first_id: int, opts: Options,
     units = list(dwarf.units())
     if _jobs(req, units, signing is not None) <= 1:
         for unit in units:
-            yield unit, _convert_unit(dwarf, unit, first_id, opts, req.lang_exclude, signing)
+            yield unit, _convert_unit(dwarf, unit, first_id, opts, req.lang_exclude, signing,
+                                      variables)
         return
     import multiprocessing
     ctx = multiprocessing.get_context("fork")
     _fork.update(dwarf=dwarf, first_id=first_id, opts=opts, lang_exclude=req.lang_exclude,
-                 signing=signing)
+                 signing=signing, variables=variables)
     try:
         with ctx.Pool(req.jobs) as pool:
             yield from zip(units, pool.imap(_worker_unit, units, chunksize=4))
@@ -235,7 +242,8 @@ def encode(req: Request, progress: Callable[[int, int], None] | None = None) -> 
                                          _jobs(req, list(dwarf.units()))),
                               elf_funcs or None)
         n = 0
-        for n, (unit, ut) in enumerate(_unit_results(req, dwarf, first_id, opts, signing), 1):
+        results = _unit_results(req, dwarf, first_id, opts, signing, variables)
+        for n, (unit, ut) in enumerate(results, 1):
             if progress:
                 progress(n, unit.offset)
             if ut is None:

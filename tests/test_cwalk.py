@@ -159,6 +159,39 @@ def test_workers_sign_on_their_own(linked, monkeypatch):
         assert _encode(linked, signatures=True, jobs=jobs) == want, jobs
 
 
+def test_candidates_cross_processes_whole():
+    """Workers hand candidates back pickled through their own __reduce__:
+    every field, nested prototypes and parameters included, arrives."""
+    import dataclasses
+    import pickle
+
+    from encoder.btf.model import FuncProto, Param
+    from encoder.graph.convert import FuncCandidate, VarCandidate
+
+    def made(cls, k):
+        """An instance whose every field differs from its default."""
+        args = {}
+        for i, f in enumerate(dataclasses.fields(cls)):
+            if f.name in ("proto", "own_proto"):
+                args[f.name] = made(FuncProto, k + i)
+            elif f.name == "params":
+                args[f.name] = [made(Param, k + i), Param("", 0)]
+            elif f.name == "tags":
+                args[f.name] = [(f"tag{k}", i - 1)]
+            elif f.type in ("bool", bool):
+                args[f.name] = (k + i) % 2 == 0
+            elif "str" in str(f.type):
+                args[f.name] = f"{f.name}{k}"
+            else:
+                args[f.name] = 1000 * k + i + 1
+        return cls(**args)
+
+    for cls in (Param, FuncProto, FuncCandidate, VarCandidate):
+        for k in (1, 2):
+            x = made(cls, k)
+            assert pickle.loads(pickle.dumps(x, pickle.HIGHEST_PROTOCOL)) == x, cls
+
+
 @needs_cwalk
 def test_units_pass_1_keeps_give_the_bytes_of_walking_again(linked, monkeypatch):
     """Below KEEP_MAX_BYTES pass 2 takes the units pass 1 walked (each once:
