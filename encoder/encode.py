@@ -15,7 +15,7 @@ import array
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from dedup.compact import compact_unit, to_compact
+from dedup.compact import FUNC, FUNC_PROTO, compact_unit, from_compact, to_compact
 from dedup.deduper import base_index
 
 from .btf.kinds import FuncLinkage, VarLinkage
@@ -296,13 +296,27 @@ class Interner:
                     self.index.setdefault(key, type_id)
 
     def add(self, t) -> int:
-        key = to_compact(t)
+        return self.intern(*to_compact(t))
+
+    def intern(self, label: tuple, refs: tuple) -> int:
+        """The id of the type dedup would call (label, refs), made only if
+        new: most functions share a prototype already there."""
+        key = (label, refs)
         type_id = self.base.get(key)
         if type_id is None:
             type_id = self.index.get(key)
-        if type_id is None:
-            type_id = self.index[key] = self.btf.add(t)
+            if type_id is None:
+                type_id = self.index[key] = self.btf.add(from_compact(label, refs))
         return type_id
+
+    def proto(self, p: FuncProto, m) -> int:
+        """`p` (unit-local ids) with its ids mapped through `m`, interned."""
+        params = p.params
+        return self.intern((FUNC_PROTO, "", *[x.name for x in params]),
+                           (m[p.ret], *[m[x.type] for x in params]))
+
+    def func(self, name: str, proto_id: int) -> int:
+        return self.intern((FUNC, name, int(FuncLinkage.STATIC)), (proto_id,))
 
 
 def _remap_proto(p: FuncProto, m: array.array) -> FuncProto:
@@ -332,8 +346,7 @@ def emit_functions(btf: Btf, maps: list[array.array],
             if why is not None:
                 skips.append(Skip("function", key, why, st.unit))
                 continue
-            proto_id = interner.add(st.proto)
-            fid = interner.add(Func(key, proto_id, FuncLinkage.STATIC))
+            fid = interner.func(key, interner.add(st.proto))
             for value, idx in st.cand.tags:
                 if st.cand.own_proto is None or idx < 0:
                     interner.add(DeclTag(value, fid, idx))
@@ -344,8 +357,7 @@ def emit_functions(btf: Btf, maps: list[array.array],
             if f.name and not f.declaration:
                 skips.append(Skip("function", f.name, why, unit))
             continue
-        proto_id = interner.add(_remap_proto(f.proto, maps[handle]))
-        fid = interner.add(Func(f.name, proto_id, FuncLinkage.STATIC))
+        fid = interner.func(f.name, interner.proto(f.proto, maps[handle]))
         for value, idx in f.tags:
             interner.add(DeclTag(value, fid, idx))
 
