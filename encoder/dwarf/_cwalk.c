@@ -976,6 +976,45 @@ static void hbytes(H *h, const uint8_t *p, Py_ssize_t n)
     if (n) hw(h, rd_le(p, (int)n) | ((uint64_t)n << 60));
 }
 
+static inline uint64_t word8(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;               /* little-endian hosts only (x86-64, arm64) */
+}
+
+/* A string into the hash in one pass, no strlen first: its whole words
+ * (none holds a zero byte), then the word holding its NUL with the bytes
+ * after the NUL cleared (its top byte is zero, so no whole word can be
+ * taken for it).  hstr reads up to the NUL within `room` bytes (-1 if there
+ * is none); hstr_n takes a length, for names without a NUL (name_key): the
+ * same hash for the same string. */
+static int hstr(H *h, const uint8_t *s, Py_ssize_t room)
+{
+    for (; room >= 8; s += 8, room -= 8) {
+        uint64_t w = word8(s);
+        uint64_t z = (w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL;
+        if (z) {            /* the lowest flagged byte is the first zero */
+            int at = __builtin_ctzll(z) >> 3;
+            hw(h, at ? w & (~0ULL >> (64 - 8 * at)) : 0);
+            return 0;
+        }
+        hw(h, w);
+    }
+    uint64_t w = 0;
+    for (Py_ssize_t i = 0; i < room; i++) {
+        if (!s[i]) { hw(h, w); return 0; }
+        w |= (uint64_t)s[i] << (8 * i);
+    }
+    return -1;
+}
+
+static void hstr_n(H *h, const uint8_t *s, Py_ssize_t n)
+{
+    for (; n >= 8; s += 8, n -= 8) hw(h, word8(s));
+    hw(h, n ? rd_le(s, (int)n) : 0);
+}
+
 static int is_type_tag(int32_t tag)
 {
     switch (tag) {
@@ -1001,13 +1040,12 @@ static int hval(UnitObject *u, H *h, int k, const Val *v)
         Py_buffer *sec = v->kind == V_STR ? &u->str : &u->lstr;
         int have = v->kind == V_STR ? u->has_str : u->has_lstr;
         if (!have || v->v >= (uint64_t)sec->len) return -1;
-        const uint8_t *s = (const uint8_t *)sec->buf + v->v;
-        const uint8_t *z = memchr(s, 0, sec->len - v->v);
-        if (!z) return -1;
-        hbytes(h, s, z - s);
-        return 0;
+        return hstr(h, (const uint8_t *)sec->buf + v->v, sec->len - (Py_ssize_t)v->v);
     }
-    case V_CSTR: case V_BLOCK: case V_B16:
+    case V_CSTR:
+        hstr_n(h, (const uint8_t *)u->data.buf + v->v, v->len);
+        return 0;
+    case V_BLOCK: case V_B16:
         hbytes(h, (const uint8_t *)u->data.buf + v->v, v->len);
         return 0;
     default:
@@ -1041,6 +1079,8 @@ typedef struct {
     int32_t ne, ecap;
     int32_t *st;          /* node_content's stack */
     Py_ssize_t stcap;
+    H *key;               /* per node, its name's key once asked (key_st 1; 2: none) */
+    uint8_t *key_st;
 } G;
 
 static int is_cut_kind(int32_t tag)
@@ -1061,6 +1101,15 @@ static int key_of(UnitObject *u, int32_t rec, H *key)
     if (hval(u, &h, F_NAME, v) < 0) return 0;
     *key = h;
     return 1;
+}
+
+/* key_of for a type node, asked for once per edge to it: computed once */
+static int node_key(UnitObject *u, G *g, int32_t node, H *key)
+{
+    if (!g->key_st[node])
+        g->key_st[node] = key_of(u, g->rec_of[node], &g->key[node]) ? 1 : 2;
+    *key = g->key[node];
+    return g->key_st[node] == 1;
 }
 
 /* The content hash of type node `node` (its record's subtree), its edges
@@ -1099,7 +1148,7 @@ static int node_content(UnitObject *u, G *g, int32_t node)
                 if (t < 0 || g->node_of[t] < 0) { g->bad[node] = 1; continue; }
                 H key;
                 if (g->mode != CUT_NONE && is_cut_kind(u->recs[t].tag) &&
-                    key_of(u, (int32_t)t, &key) &&
+                    node_key(u, g, g->node_of[t], &key) &&
                     (g->mode == CUT_ALL || names_cut(g->names, key))) {
                     hw(&h, 0xc07c07ULL);
                     hw(&h, key.a);
@@ -1203,7 +1252,7 @@ static int32_t definitions(UnitObject *u, G *g, int32_t *roots, H *keys)
         if (!is_cut_kind(r->tag)) continue;
         const Val *decl = field_of(u->vals, r, F_DECL);
         if (decl && decl->v) continue;
-        if (!key_of(u, rec, &keys[k]) || is_excluded(g->names, keys[k])) continue;
+        if (!node_key(u, g, v, &keys[k]) || is_excluded(g->names, keys[k])) continue;
         roots[k++] = v;
     }
     return k;
@@ -1230,6 +1279,8 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
     int32_t nn = g.nn;
     size_t m1 = nn ? (size_t)nn : 1;
     g.h0 = PyMem_Malloc(m1 * sizeof(H));
+    g.key = PyMem_Malloc(m1 * sizeof(H));
+    g.key_st = PyMem_Calloc(m1, 1);
     g.bad = PyMem_Calloc(m1, 1);
     g.estart = PyMem_Malloc(m1 * sizeof(int32_t));
     g.eend = PyMem_Malloc(m1 * sizeof(int32_t));
@@ -1256,7 +1307,7 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
     uint8_t *used = PyMem_Malloc(table_room(nn));
     int32_t *roots = NULL;
     H *keys = NULL;
-    if (!g.h0 || !g.bad || !g.estart || !g.eend || !g.cstart || !g.cend || !g.edge ||
+    if (!g.h0 || !g.key || !g.key_st || !g.bad || !g.estart || !g.eend || !g.cstart || !g.cend || !g.edge ||
         !g.st || !sig || !ok || !index || !low || !stk || !on || !cs_v || !cs_e ||
         !scc_of || !col || !col2 || !tmp || !set || !used) {
         PyErr_NoMemory();
@@ -1398,6 +1449,7 @@ out:
 out0:
     PyMem_Free(g.cut); PyMem_Free(g.cstart); PyMem_Free(g.cend);
     PyMem_Free(g.node_of); PyMem_Free(g.rec_of); PyMem_Free(g.h0); PyMem_Free(g.bad);
+    PyMem_Free(g.key); PyMem_Free(g.key_st);
     PyMem_Free(g.estart); PyMem_Free(g.eend); PyMem_Free(g.edge); PyMem_Free(g.st);
     return rc;
 }
@@ -1594,7 +1646,7 @@ static H name_key(int tag, const char *name, Py_ssize_t len)
     H h = { 0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL };
     hw(&h, (uint64_t)tag);
     hw(&h, ((uint64_t)F_NAME << 8) | V_STR);
-    hbytes(&h, (const uint8_t *)name, len);
+    hstr_n(&h, (const uint8_t *)name, len);
     return h;
 }
 
