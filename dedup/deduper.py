@@ -31,7 +31,7 @@ base_index = PerBase("dedup", lambda base: BaseIndex(*compact_unit(_base_chain(b
 def _intern_names(btf: Btf) -> None:
     """Add every name to the string table in type order (first come, first
     placed), as libbpf's btf__add_* calls would."""
-    add = btf.strings.add
+    add = btf.strings.adder()
     for t in btf.types:
         add(t.name)
         for m in getattr(t, "members", ()):

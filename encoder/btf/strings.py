@@ -81,6 +81,31 @@ class StringTable:
         self._index[name] = off
         return off
 
+    def adder(self):
+        """`add` for many names in a row (the writer, dedup's interning):
+        the same offsets, with the tables' lookups bound once."""
+        if type(self) is not StringTable or (self.base is not None and
+                                             type(self.base) is not StringTable):
+            return self.add         # a table that looks names up its own way
+        own = self._own_index()
+        add = self.add
+        base = self.base
+        if base is None:
+            def fast(name: str) -> int:
+                off = own.get(name)
+                return off if off is not None else add(name)
+        elif base.base is None:
+            under = base._own_index()
+
+            def fast(name: str) -> int:
+                off = under.get(name)
+                if off is None:
+                    off = own.get(name)
+                return off if off is not None else add(name)
+        else:
+            fast = add
+        return fast
+
     def _own_index(self) -> dict[str, int]:
         if self._index is None:
             source, self.index_source = self.index_source, None

@@ -12,7 +12,9 @@ import struct
 import sys
 
 from .kinds import HEADER_LEN, HEADER_LEN_LAYOUT, LAYOUT, Kind, info_word
-from .model import Btf, Type
+from .model import (Array, Btf, Const, Datasec, DeclTag, Enum, Enum64, Float, Func, FuncProto,
+                    Fwd, Int, Ptr, Restrict, Struct, Type, Typedef, TypeTag, Union, Unknown,
+                    Var, Volatile)
 from .wire import Header
 
 
@@ -21,54 +23,99 @@ def default_layout() -> list[tuple[int, int, int]]:
     return [(*LAYOUT[k], 0) for k in Kind]
 
 
+def _int(t, name, add, out):
+    out.extend((name, INT_INFO, t.size,
+                (int(t.encoding) << 24) | (t.offset << 16) | t.bits))
+
+
+def _ref(t, name, add, out):
+    out.extend((name, t.kind << 24, t.type))
+
+
+def _array(t, name, add, out):
+    out.extend((name, ARRAY_INFO, 0, t.type, t.index_type, t.nelems))
+
+
+def _members(t, name, add, out):
+    out.extend((name, info_word(t.kind, len(t.members), t.kflag), t.size))
+    if t.kflag:
+        for m in t.members:
+            out.extend((add(m.name), m.type, (m.bitfield_size << 24) | m.offset))
+    else:
+        for m in t.members:
+            out.extend((add(m.name), m.type, m.offset))
+
+
+def _enum(t, name, add, out):
+    out.extend((name, info_word(Kind.ENUM, len(t.values), t.signed), t.size))
+    for v in t.values:
+        out.extend((add(v.name), v.value & 0xFFFFFFFF))
+
+
+def _enum64(t, name, add, out):
+    out.extend((name, info_word(Kind.ENUM64, len(t.values), t.signed), t.size))
+    for v in t.values:
+        u = v.value & 0xFFFFFFFFFFFFFFFF
+        out.extend((add(v.name), u & 0xFFFFFFFF, u >> 32))
+
+
+def _fwd(t, name, add, out):
+    out.extend((name, info_word(Kind.FWD, 0, t.union), 0))
+
+
+def _func(t, name, add, out):
+    out.extend((name, info_word(Kind.FUNC, int(t.linkage), False), t.type))
+
+
+def _func_proto(t, name, add, out):
+    out.extend((name, info_word(Kind.FUNC_PROTO, len(t.params), False), t.ret))
+    for p in t.params:
+        out.extend((add(p.name), p.type))
+
+
+def _var(t, name, add, out):
+    out.extend((name, VAR_INFO, t.type, int(t.linkage)))
+
+
+def _datasec(t, name, add, out):
+    out.extend((name, info_word(Kind.DATASEC, len(t.vars), False), t.size))
+    for v in t.vars:
+        out.extend((v.type, v.offset, v.size))
+
+
+def _float(t, name, add, out):
+    out.extend((name, FLOAT_INFO, t.size))
+
+
+def _decl_tag(t, name, add, out):
+    out.extend((name, info_word(Kind.DECL_TAG, 0, t.attr), t.type,
+                t.component_idx & 0xFFFFFFFF))
+
+
+def _type_tag(t, name, add, out):
+    out.extend((name, info_word(Kind.TYPE_TAG, 0, t.attr), t.type))
+
+
+def _unknown(t, name, add, out):
+    """Written back as it was read."""
+    out.extend((name, info_word(t.kind, t.vlen, t.kflag), t.size_or_type))
+    out.frombytes(t.data)
+
+
+INT_INFO = info_word(Kind.INT, 0, False)
+ARRAY_INFO = info_word(Kind.ARRAY, 0, False)
+VAR_INFO = info_word(Kind.VAR, 0, False)
+FLOAT_INFO = info_word(Kind.FLOAT, 0, False)
+# How each model class is written (one lookup per type, not a chain of tests).
+_PUT = {Int: _int, Ptr: _ref, Typedef: _ref, Volatile: _ref, Const: _ref, Restrict: _ref,
+        Array: _array, Struct: _members, Union: _members, Enum: _enum, Enum64: _enum64,
+        Fwd: _fwd, Func: _func, FuncProto: _func_proto, Var: _var, Datasec: _datasec,
+        Float: _float, DeclTag: _decl_tag, TypeTag: _type_tag, Unknown: _unknown}
+
+
 def _put(t: Type, add, out: array.array) -> None:
     """Append the wire words of one type; `add` interns a name."""
-    k = t.kind
-    name = add(t.name)
-    if k == Kind.INT:
-        out.extend((name, info_word(k, 0, False), t.size,
-                    (int(t.encoding) << 24) | (t.offset << 16) | t.bits))
-    elif k in (Kind.PTR, Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT):
-        out.extend((name, info_word(k, 0, False), t.type))
-    elif k == Kind.ARRAY:
-        out.extend((name, info_word(k, 0, False), 0, t.type, t.index_type, t.nelems))
-    elif k in (Kind.STRUCT, Kind.UNION):
-        out.extend((name, info_word(k, len(t.members), t.kflag), t.size))
-        for m in t.members:
-            off = (m.bitfield_size << 24) | m.offset if t.kflag else m.offset
-            out.extend((add(m.name), m.type, off))
-    elif k == Kind.ENUM:
-        out.extend((name, info_word(k, len(t.values), t.signed), t.size))
-        for v in t.values:
-            out.extend((add(v.name), v.value & 0xFFFFFFFF))
-    elif k == Kind.ENUM64:
-        out.extend((name, info_word(k, len(t.values), t.signed), t.size))
-        for v in t.values:
-            u = v.value & 0xFFFFFFFFFFFFFFFF
-            out.extend((add(v.name), u & 0xFFFFFFFF, u >> 32))
-    elif k == Kind.FWD:
-        out.extend((name, info_word(k, 0, t.union), 0))
-    elif k == Kind.FUNC:
-        out.extend((name, info_word(k, int(t.linkage), False), t.type))
-    elif k == Kind.FUNC_PROTO:
-        out.extend((name, info_word(k, len(t.params), False), t.ret))
-        for p in t.params:
-            out.extend((add(p.name), p.type))
-    elif k == Kind.VAR:
-        out.extend((name, info_word(k, 0, False), t.type, int(t.linkage)))
-    elif k == Kind.DATASEC:
-        out.extend((name, info_word(k, len(t.vars), False), t.size))
-        for v in t.vars:
-            out.extend((v.type, v.offset, v.size))
-    elif k == Kind.FLOAT:
-        out.extend((name, info_word(k, 0, False), t.size))
-    elif k == Kind.DECL_TAG:
-        out.extend((name, info_word(k, 0, t.attr), t.type, t.component_idx & 0xFFFFFFFF))
-    elif k == Kind.TYPE_TAG:
-        out.extend((name, info_word(k, 0, t.attr), t.type))
-    else:  # Unknown: written back as it was read
-        out.extend((name, info_word(k, t.vlen, t.kflag), t.size_or_type))
-        out.frombytes(t.data)
+    _PUT[t.__class__](t, add(t.name), add, out)
 
 
 def encode(btf: Btf, *, hdr_len: int | None = None,
@@ -92,9 +139,10 @@ def encode(btf: Btf, *, hdr_len: int | None = None,
     hdr_len = max(hdr_len, HEADER_LEN)
 
     words = array.array("I")
-    add = btf.strings.add
+    add = btf.strings.adder()
+    put = _PUT
     for t in btf.types:
-        _put(t, add, words)
+        put[t.__class__](t, add(t.name), add, words)
     if (btf.endian == "<") != (sys.byteorder == "little"):
         words.byteswap()
     types = words.tobytes()
