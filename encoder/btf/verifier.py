@@ -210,6 +210,7 @@ class _Verifier:
         self.start_id = len(self.kind) if self.split else 1
         self.strs = strings
         self._names: dict[tuple[int, int], bool] = {}
+        self._idents: set[int] | None = None
 
     # -- reporting ---------------------------------------------------------
 
@@ -264,7 +265,19 @@ class _Verifier:
         return ok
 
     def ident_ok(self, off: int) -> bool:
-        return self.name_ok(off, 0)
+        idents = self._idents
+        if idents is None:
+            idents = self._idents = self._ident_offsets()
+        return off in idents or self.name_ok(off, 0)
+
+    def _ident_offsets(self) -> set[int]:
+        """The offsets of the whole strings that are valid identifiers, by
+        one regex pass over the section (a name per type and member is
+        most of the checks); any other offset takes name_ok's way."""
+        token = re.compile(rb"(?:(%s)|[^\0]*)\0" % self.ident_re.pattern)
+        ksym = self.ksym
+        return {m.start() for m in token.finditer(self.strs)
+                if m.end(1) >= 0 and m.end() - m.start() <= ksym + 1}
 
     # -- the passes ----------------------------------------------------------
 
