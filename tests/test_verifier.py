@@ -75,6 +75,21 @@ def test_module_split_over_its_base(resolve, as_model):
     assert summary.first_id == 158 and summary.types == 1444
 
 
+def test_identifier_pass_reads_a_splits_own_strings_only():
+    """The one-pass identifier check scans only a split's own strings (a
+    module's would otherwise rescan vmlinux's every time); names in the
+    base still get the full check, with the same verdicts."""
+    from encoder.btf.verifier import _Verifier
+    base = external("btf_testmod.btf.base")
+    v = _Verifier(external("btf_testmod.btf"), base, PROFILES["latest"], False, 8)
+    v.run()
+    assert v.own_strs > 0
+    idents = v._ident_offsets()
+    assert idents and min(idents) >= v.own_strs
+    for off in (0, 1, v.own_strs - 2, v.own_strs, *sorted(idents)[:50]):
+        assert v.ident_ok(off) == v.name_ok(off, 0), off
+
+
 # --- crafted blobs ---------------------------------------------------------------
 
 def test_enough_distinct_bad_blobs():

@@ -211,6 +211,7 @@ class _Verifier:
         self.strs = strings
         self._names: dict[tuple[int, int], bool] = {}
         self._idents: set[int] | None = None
+        self.own_strs = 0
 
     # -- reporting ---------------------------------------------------------
 
@@ -273,10 +274,11 @@ class _Verifier:
     def _ident_offsets(self) -> set[int]:
         """The offsets of the whole strings that are valid identifiers, by
         one regex pass over the section (a name per type and member is
-        most of the checks); any other offset takes name_ok's way."""
+        most of the checks); any other offset, a base's included, takes
+        name_ok's way."""
         token = re.compile(rb"(?:(%s)|[^\0]*)\0" % self.ident_re.pattern)
         ksym = self.ksym
-        return {m.start() for m in token.finditer(self.strs)
+        return {m.start() for m in token.finditer(self.strs, self.own_strs)
                 if m.end(1) >= 0 and m.end() - m.start() <= ksym + 1}
 
     # -- the passes ----------------------------------------------------------
@@ -366,6 +368,7 @@ class _Verifier:
                 raise self.fail("Invalid string section", start)
             if not self.split and raw[0]:
                 raise self.fail("Invalid string section", start)
+        self.own_strs = len(self.strs)      # a split's own strings start here
         self.strs = self.strs + bytes(raw)
 
     def check_layout(self, h: _Header) -> None:
