@@ -976,11 +976,15 @@ static void hbytes(H *h, const uint8_t *p, Py_ssize_t n)
     if (n) hw(h, rd_le(p, (int)n) | ((uint64_t)n << 60));
 }
 
+/* rd_le(p, 8) in one load */
 static inline uint64_t word8(const uint8_t *p)
 {
     uint64_t w;
     memcpy(&w, p, 8);
-    return w;               /* little-endian hosts only (x86-64, arm64) */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
 }
 
 /* A string into the hash in one pass, no strlen first: its whole words
@@ -1307,8 +1311,8 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
     uint8_t *used = PyMem_Malloc(table_room(nn));
     int32_t *roots = NULL;
     H *keys = NULL;
-    if (!g.h0 || !g.key || !g.key_st || !g.bad || !g.estart || !g.eend || !g.cstart || !g.cend || !g.edge ||
-        !g.st || !sig || !ok || !index || !low || !stk || !on || !cs_v || !cs_e ||
+    if (!g.h0 || !g.key || !g.key_st || !g.bad || !g.estart || !g.eend || !g.cstart ||
+        !g.cend || !g.edge || !g.st || !sig || !ok || !index || !low || !stk || !on || !cs_v || !cs_e ||
         !scc_of || !col || !col2 || !tmp || !set || !used) {
         PyErr_NoMemory();
         goto out;
