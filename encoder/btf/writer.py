@@ -29,7 +29,7 @@ def _int(t, name, add, out):
 
 
 def _ref(t, name, add, out):
-    out.extend((name, t.kind << 24, t.type))
+    out.extend((name, info_word(t.kind, 0, False), t.type))
 
 
 def _array(t, name, add, out):
