@@ -1,16 +1,17 @@
 /*
- * frozen.py's key hash and table probe, compiled.
+ * frozen.py's key hash, table probe and Overlay, compiled.
  *
  * A module's run over a base asks the base's frozen tables tens of
- * thousands of questions (xfs.ko 42 k, a batch of every module 1.5 M); in
- * Python each one hashed the key's repr and stepped through the slots a
- * frame at a time.  frozen.py keeps the reference (key_hash_py, the probe
- * loop) and the fallback; tests/test_frozen.py holds both to the same
- * answers.
+ * thousands of questions (xfs.ko 42 k, a batch of every module several
+ * million); in Python each one hashed the key's repr and stepped through
+ * the slots a frame at a time.  frozen.py keeps the reference (key_hash_py,
+ * the probe loop, OverlayPy) and the fallback; tests/test_frozen.py holds
+ * both to the same answers.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <marshal.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -110,21 +111,17 @@ static PyObject *corrupt(void)
     return NULL;
 }
 
-/* probe(blob, key, missing): the value of `key` in FrozenTable.pack's
- * bytes, or `missing`.  The layout is frozen.py's: header (magic, n,
- * slots), slot -> entry + 1 (u32), the entries' hashes (u64), then a
- * FrozenList (magic, n, ends u32[n + 1], marshalled (key, value) records). */
-static PyObject *probe(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+/* The value of `key` in FrozenTable.pack's bytes `blob`, or `missing`
+ * (new references).  The layout is frozen.py's: header (magic, n, slots),
+ * slot -> entry + 1 (u32), the entries' hashes (u64), then a FrozenList
+ * (magic, n, ends u32[n + 1], marshalled (key, value) records). */
+static PyObject *probe_blob(PyObject *blob, PyObject *key, PyObject *missing)
 {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "probe(blob, key, missing)");
-        return NULL;
-    }
-    PyObject *key = args[1], *missing = args[2], *result = NULL;
+    PyObject *result = NULL;
     uint64_t h;
     if (hash_of(key, &h) < 0) return NULL;
     Py_buffer b;
-    if (PyObject_GetBuffer(args[0], &b, PyBUF_SIMPLE) < 0) return NULL;
+    if (PyObject_GetBuffer(blob, &b, PyBUF_SIMPLE) < 0) return NULL;
     const uint8_t *p = b.buf;
     Py_ssize_t len = b.len;
     if (len < 12) { result = corrupt(); goto out; }
@@ -159,6 +156,233 @@ out:
     return result;
 }
 
+/* probe(blob, key, missing): probe_blob for FrozenTable._probe. */
+static PyObject *probe(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "probe(blob, key, missing)");
+        return NULL;
+    }
+    return probe_blob(args[0], args[1], args[2]);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Overlay: frozen.py's OverlayPy, compiled.  dedup asks a base's reference
+ * table a few million questions over a batch (ref_pass, from C); through
+ * two Python frames (OverlayPy.get, FrozenTable.get) each hashed its key
+ * twice and cost ~8 % of the batch.  Same answers, same caching: a
+ * FrozenTable's answers go into its `_seen` dict, misses as MISSING. */
+
+static PyObject *MISSING;           /* FrozenTable's "not in the table" */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *frozen;   /* what reads fall through to: a FrozenTable or a dict */
+    PyObject *own;      /* dict: what was added here */
+    PyObject *seen;     /* frozen's answers so far; frozen itself if a dict */
+    PyObject *blob;     /* frozen's bytes; NULL if frozen is a dict */
+} Overlay;
+
+static PyTypeObject OverlayType;
+
+static int ov_setup(Overlay *o, PyObject *frozen, PyObject *own)
+{
+    if (own == NULL || own == Py_None) {
+        if (!(own = PyDict_New())) return -1;
+    } else if (PyDict_CheckExact(own)) {
+        Py_INCREF(own);
+    } else {
+        PyErr_SetString(PyExc_TypeError, "an Overlay's own entries are a dict");
+        return -1;
+    }
+    PyObject *seen = NULL, *blob = NULL;
+    if (PyDict_Check(frozen)) {
+        seen = Py_NewRef(frozen);
+    } else {
+        seen = PyObject_GetAttrString(frozen, "_seen");
+        blob = seen ? PyObject_GetAttrString(frozen, "blob") : NULL;
+        if (!blob || !PyDict_CheckExact(seen)) {
+            Py_XDECREF(seen);
+            Py_XDECREF(blob);
+            Py_DECREF(own);
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "an Overlay lies over a dict or a FrozenTable");
+            return -1;
+        }
+    }
+    Py_XSETREF(o->frozen, Py_NewRef(frozen));
+    Py_XSETREF(o->own, own);
+    Py_XSETREF(o->seen, seen);
+    Py_XSETREF(o->blob, blob);
+    return 0;
+}
+
+static int ov_init(Overlay *o, PyObject *args, PyObject *kw)
+{
+    static char *names[] = { "frozen", "own", NULL };
+    PyObject *frozen, *own = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:Overlay", names, &frozen, &own)) return -1;
+    return ov_setup(o, frozen, own);
+}
+
+/* The value of key, or MISSING (new references); NULL on error. */
+static PyObject *ov_find(Overlay *o, PyObject *key)
+{
+    Py_hash_t h = PyObject_Hash(key);       /* once for both dicts: keys are tuples */
+    if (h == -1) return NULL;
+    PyObject *v = _PyDict_GetItem_KnownHash(o->own, key, h);
+    if (v || PyErr_Occurred()) return Py_XNewRef(v);
+    v = _PyDict_GetItem_KnownHash(o->seen, key, h);
+    if (v || PyErr_Occurred()) return Py_XNewRef(v);
+    if (!o->blob) return Py_NewRef(MISSING);
+    if (!(v = probe_blob(o->blob, key, MISSING))) return NULL;
+    if (PyDict_SetItem(o->seen, key, v) < 0) Py_CLEAR(v);
+    return v;
+}
+
+static PyObject *ov_get(Overlay *o, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "get(key, default=None)");
+        return NULL;
+    }
+    PyObject *v = ov_find(o, args[0]);
+    if (v == MISSING) {
+        Py_DECREF(v);
+        return Py_NewRef(nargs > 1 ? args[1] : Py_None);
+    }
+    return v;
+}
+
+static PyObject *ov_subscript(Overlay *o, PyObject *key)
+{
+    PyObject *v = ov_find(o, key);
+    if (v == MISSING) {
+        Py_DECREF(v);
+        PyObject *args = PyTuple_Pack(1, key);     /* KeyError(key), as a dict raises it */
+        if (args) {
+            PyErr_SetObject(PyExc_KeyError, args);
+            Py_DECREF(args);
+        }
+        return NULL;
+    }
+    return v;
+}
+
+static int ov_ass_subscript(Overlay *o, PyObject *key, PyObject *value)
+{
+    if (!value) {
+        PyErr_SetString(PyExc_TypeError, "an Overlay's entries are never deleted");
+        return -1;
+    }
+    return PyDict_SetItem(o->own, key, value);
+}
+
+static int ov_contains(Overlay *o, PyObject *key)
+{
+    PyObject *v = ov_find(o, key);
+    if (!v) return -1;
+    Py_DECREF(v);
+    return v != MISSING;
+}
+
+static PyObject *ov_setdefault(Overlay *o, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "setdefault(key, value)");
+        return NULL;
+    }
+    PyObject *v = ov_find(o, args[0]);
+    if (v != MISSING) return v;
+    Py_DECREF(v);
+    if (PyDict_SetItem(o->own, args[0], args[1]) < 0) return NULL;
+    return Py_NewRef(args[1]);
+}
+
+static PyObject *ov_pop(Overlay *o, PyObject *key)
+{
+    PyObject *pop = PyObject_GetAttrString(o->own, "pop");
+    if (!pop) return NULL;
+    PyObject *v = PyObject_CallOneArg(pop, key);
+    Py_DECREF(pop);
+    return v;
+}
+
+static PyObject *ov_copy(Overlay *o, PyObject *unused)
+{
+    PyObject *own = PyDict_Copy(o->own);
+    if (!own) return NULL;
+    PyObject *c = PyObject_CallFunctionObjArgs((PyObject *)Py_TYPE(o), o->frozen, own, NULL);
+    Py_DECREF(own);
+    return c;
+}
+
+static PyObject *ov_reduce(Overlay *o, PyObject *unused)
+{
+    return Py_BuildValue("(O(OO))", Py_TYPE(o), o->frozen, o->own);
+}
+
+static int ov_traverse(Overlay *o, visitproc visit, void *arg)
+{
+    Py_VISIT(o->frozen);
+    Py_VISIT(o->own);
+    Py_VISIT(o->seen);
+    Py_VISIT(o->blob);
+    return 0;
+}
+
+static int ov_clear(Overlay *o)
+{
+    Py_CLEAR(o->frozen);
+    Py_CLEAR(o->own);
+    Py_CLEAR(o->seen);
+    Py_CLEAR(o->blob);
+    return 0;
+}
+
+static void ov_dealloc(Overlay *o)
+{
+    PyObject_GC_UnTrack(o);
+    ov_clear(o);
+    Py_TYPE(o)->tp_free((PyObject *)o);
+}
+
+static PyMethodDef ov_methods[] = {
+    {"get", (PyCFunction)(void (*)(void))ov_get, METH_FASTCALL, "get(key, default=None)"},
+    {"setdefault", (PyCFunction)(void (*)(void))ov_setdefault, METH_FASTCALL,
+     "setdefault(key, value): the key's value, adding value here if it has none"},
+    {"pop", (PyCFunction)ov_pop, METH_O, "pop(key): remove an entry added here"},
+    {"copy", (PyCFunction)ov_copy, METH_NOARGS, "an Overlay with a copy of the entries added here"},
+    {"__reduce__", (PyCFunction)ov_reduce, METH_NOARGS, NULL},
+    {NULL}
+};
+
+static PyMemberDef ov_members[] = {
+    {"frozen", T_OBJECT, offsetof(Overlay, frozen), READONLY, "the table under this one"},
+    {"own", T_OBJECT, offsetof(Overlay, own), READONLY, "the entries added here"},
+    {NULL}
+};
+
+static PyMappingMethods ov_mapping = { 0, (binaryfunc)ov_subscript, (objobjargproc)ov_ass_subscript };
+static PySequenceMethods ov_sequence = { .sq_contains = (objobjproc)ov_contains };
+
+static PyTypeObject OverlayType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "encoder._cfrozen.Overlay",
+    .tp_doc = "A dict over a FrozenTable (or a dict nobody changes): frozen.py's OverlayPy.",
+    .tp_basicsize = sizeof(Overlay),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)ov_init,
+    .tp_dealloc = (destructor)ov_dealloc,
+    .tp_traverse = (traverseproc)ov_traverse,
+    .tp_clear = (inquiry)ov_clear,
+    .tp_methods = ov_methods,
+    .tp_members = ov_members,
+    .tp_as_mapping = &ov_mapping,
+    .tp_as_sequence = &ov_sequence,
+};
+
 static PyMethodDef methods[] = {
     {"key_hash", key_hash, METH_O, "key_hash(key) -> frozen.py's 64-bit hash of a key"},
     {"probe", (PyCFunction)(void (*)(void))probe, METH_FASTCALL,
@@ -167,10 +391,20 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef moddef = {
-    PyModuleDef_HEAD_INIT, "_cfrozen", "frozen.py's key hash and probe, compiled.", -1, methods
+    PyModuleDef_HEAD_INIT, "_cfrozen", "frozen.py's key hash, probe and Overlay, compiled.", -1, methods
 };
 
 PyMODINIT_FUNC PyInit__cfrozen(void)
 {
-    return PyModule_Create(&moddef);
+    if (PyType_Ready(&OverlayType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&moddef);
+    if (!m) return NULL;
+    if (!MISSING && !(MISSING = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type))) goto fail;
+    if (PyModule_AddObjectRef(m, "MISSING", MISSING) < 0 ||
+        PyModule_AddObjectRef(m, "Overlay", (PyObject *)&OverlayType) < 0)
+        goto fail;
+    return m;
+fail:
+    Py_DECREF(m);
+    return NULL;
 }

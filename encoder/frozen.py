@@ -8,9 +8,9 @@ string table a few hundred; unpacking whole tables from the base cache
 hashes the key (`key_hash`: stable across processes, unlike `hash()`), and
 unpacks only the entries whose hash matches, comparing keys exactly.
 `Overlay` gives it the dict operations the passes use, new entries kept
-in a dict of its own.  `_cfrozen.c` hashes and probes the same way in C
-when it was built (a module asks tens of thousands of questions); this
-file is the reference and the fallback.
+in a dict of its own.  `_cfrozen.c` hashes, probes and overlays the same
+way in C when it was built (a module asks tens of thousands of questions,
+a batch millions); this file is the reference and the fallback.
 
 Keys are strings, ints, bools, None and tuples of them (dedup's labels).
 The hash tells 1 from True, so a key must be built the same way when
@@ -30,7 +30,7 @@ except ImportError:          # pragma: no cover - depends on the installation
 
 _HEAD = struct.Struct("<4sII")      # magic, entries, slots
 _MAGIC = b"FRZ3"
-_MISSING = object()
+_MISSING = _cfrozen.MISSING if _cfrozen is not None else object()
 
 _M = (1 << 64) - 1
 _M1 = 0x9e3779b97f4a7c15
@@ -169,7 +169,7 @@ class FrozenTable:
 def frozen(table) -> bytes:
     """The bytes of a dict, a `FrozenTable` or an `Overlay` (for a cache to
     store)."""
-    if isinstance(table, Overlay):
+    if isinstance(table, _OVERLAYS):
         if not table.own and isinstance(table.frozen, FrozenTable):
             return table.frozen.blob
         table = {**dict(table.frozen.items()), **table.own}
@@ -181,13 +181,14 @@ def layered(table) -> "Overlay":
     `Overlay`), which must not change after: a base's tables under each
     module's store.  Copying a base's dicts of 95 k entries for every
     module was 30 % of a batch's encoding without the base cache."""
-    return table.copy() if isinstance(table, Overlay) else Overlay(table)
+    return table.copy() if isinstance(table, _OVERLAYS) else Overlay(table)
 
 
-class Overlay:
+class OverlayPy:
     """A dict over a `FrozenTable` (or a dict nobody changes): reads fall
     through to it, writes stay here.  Only what the passes need: get, [],
-    in, setdefault, pop (of an entry added here), copy."""
+    in, setdefault, pop (of an entry added here), copy.  The reference for
+    `_cfrozen.Overlay`."""
 
     __slots__ = ("frozen", "own")
 
@@ -222,8 +223,12 @@ class Overlay:
     def pop(self, key):
         return self.own.pop(key)
 
-    def copy(self) -> "Overlay":
-        return Overlay(self.frozen, self.own.copy())
+    def copy(self) -> "OverlayPy":
+        return OverlayPy(self.frozen, self.own.copy())
+
+
+Overlay = _cfrozen.Overlay if _cfrozen is not None else OverlayPy
+_OVERLAYS = (Overlay, OverlayPy)
 
 
 class FrozenList:

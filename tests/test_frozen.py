@@ -7,6 +7,7 @@ operations the passes use on an `Overlay`.
 """
 
 import marshal
+import pickle
 
 import pytest
 from hypothesis import given, settings
@@ -16,7 +17,7 @@ from dedup.compact import compact_unit
 from dedup.engine import BaseIndex
 from encoder.btf.reader import load
 from encoder import frozen as frozen_mod
-from encoder.frozen import FrozenTable, Overlay, frozen, key_hash_py, layered
+from encoder.frozen import FrozenTable, Overlay, OverlayPy, frozen, key_hash_py, layered
 
 from util import REPO
 
@@ -96,10 +97,16 @@ def test_the_tables_of_a_real_base():
     assert thawed.state() == state
 
 
-def test_overlay_writes_stay_in_the_overlay():
+OVERLAYS = [pytest.param(OverlayPy, id="python"),
+            pytest.param(getattr(frozen_mod._cfrozen, "Overlay", None), id="compiled",
+                         marks=needs_c)]
+
+
+@pytest.mark.parametrize("cls", OVERLAYS)
+def test_overlay_writes_stay_in_the_overlay(cls):
     base = FrozenTable(FrozenTable.pack({("a", 1): 1, ("b", 2): 2}))
-    one = base.copy()
-    assert isinstance(one, Overlay)
+    one = cls(base)
+    assert isinstance(base.copy(), Overlay)
     one[("c", 3)] = 3
     assert one.setdefault(("a", 1), 9) == 1 and one.setdefault(("d", 4), 4) == 4
     two = one.copy()
@@ -111,6 +118,65 @@ def test_overlay_writes_stay_in_the_overlay():
     assert frozen(base) == base.blob and frozen(base.copy()) == base.blob
     assert dict(FrozenTable(frozen(two)).items()) == {("a", 1): 1, ("b", 2): 2, ("c", 3): 3,
                                                        ("d", 4): 4, ("e", 5): 5}
+
+
+ops = st.lists(st.tuples(st.sampled_from(["get", "[]", "in", "set", "setdefault", "pop",
+                                           "copy"]), keys, st.integers()), max_size=40)
+
+
+@needs_c
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(keys, st.integers()), ops, st.booleans())
+def test_the_compiled_overlay_answers_as_the_reference(table, script, packed):
+    """The same operations on both, over the same kind of table: the same
+    answers, the same errors, and the same answers cached by the table."""
+    def under():
+        return FrozenTable(FrozenTable.pack(table)) if packed else dict(table)
+
+    def run(cls, base):
+        top, said = cls(base), []
+        for op, key, value in script:
+            try:
+                if op == "get":
+                    said.append(top.get(key, "absent"))
+                elif op == "[]":
+                    said.append(top[key])
+                elif op == "in":
+                    said.append(key in top)
+                elif op == "set":
+                    top[key] = value
+                elif op == "setdefault":
+                    said.append(top.setdefault(key, value))
+                elif op == "pop":
+                    said.append(top.pop(key))
+                else:
+                    top = top.copy()
+            except KeyError as e:
+                said.append(("KeyError", e.args))
+        return said, dict(top.own)
+
+    mine, theirs = under(), under()
+    said_c, own_c = run(frozen_mod._cfrozen.Overlay, mine)
+    said_py, own_py = run(OverlayPy, theirs)
+    assert said_c == said_py
+    assert own_c == own_py
+    if packed:
+        assert mine._seen == theirs._seen
+
+
+@needs_c
+def test_the_compiled_overlay_keeps_to_what_it_can_read():
+    cls = frozen_mod._cfrozen.Overlay
+    table = FrozenTable(FrozenTable.pack({("a", 1): 1}))
+    for bad in ((object(),), (table, [("b", 2)]), ()):
+        with pytest.raises(TypeError):
+            cls(*bad)
+    top = cls(table, {("b", 2): 2})
+    with pytest.raises(TypeError):
+        del top[("b", 2)]
+    assert top.frozen is table and top[("a", 1)] == 1
+    again = pickle.loads(pickle.dumps(cls({("a", 1): 1}, {("b", 2): 2})))
+    assert again.own == {("b", 2): 2} and again[("a", 1)] == 1
 
 
 @pytest.mark.parametrize("under", ["dict", "frozen"])
