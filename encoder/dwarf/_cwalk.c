@@ -1954,11 +1954,24 @@ static PyTypeObject SigSetType = {
 
 static const int32_t SUBPROGRAM = 0x2e;
 
+/* A DIE that only describes its parent (a member, a parameter, an
+ * enumerator, an array's bounds): read through children(), never on its own. */
+static int is_part(int32_t tag)
+{
+    switch (tag) {
+    case 0x05: case 0x0d: case 0x18: case 0x21: case 0x28:
+        return 1;
+    }
+    return 0;
+}
+
 /* classify(seen, seed, names=None, funcs=None) -> todo: record indexes the
  * encoder must read: every type DIE whose signature `seen` lacks (then
- * added), the non-type DIEs under those, and everything outside types except
+ * added), the other DIEs under those, and everything outside types except
  * subprogram declarations and, given `funcs` (a set), subprograms named
- * otherwise. */
+ * otherwise.  Of the DIEs under a kept one, the parts (is_part) are left
+ * out: their parent reads them, and they were three in four of a batch's
+ * todo. */
 static PyObject *unit_classify(PyObject *self, PyObject *args)
 {
     UnitObject *u = (UnitObject *)self;
@@ -2009,7 +2022,7 @@ static PyObject *unit_classify(PyObject *self, PyObject *args)
             keep = in[r->parent];
         }
         in[i] = (uint8_t)keep;
-        if (keep) {
+        if (keep && (r->parent < 0 || !is_part(r->tag))) {
             PyObject *o = PyLong_FromSsize_t(i);
             PyList_Append(todo, o);
             Py_DECREF(o);
