@@ -4,11 +4,13 @@
  * the model's dataclasses in between.
  *
  * types(unit, todo, first_id, known_first, float, enum64, pointer_size,
- *       little_endian) -> (labels, refs, ids, known, int_id, needs_int)
+ *       little_endian) -> (labels, refs, ids, known, int_id, needs_int, signed)
  *
  * The contract is convert._Unit's: the same ids in the same order, the same
- * known references in the order the makers meet them, the same labels as
- * compact_unit() of the model types.  Whatever would make convert.py warn or
+ * known references (their signatures) in the order the makers meet them,
+ * the same labels as compact_unit() of the model types, and with `todo` the
+ * (signature, id) pairs _Unit.signed() gives (None if some todo type has no
+ * id yet: convert.py finds it later, as it always did).  Whatever would make convert.py warn or
  * raise (a reference outside the unit, a size BTF cannot hold, an odd value
  * kind) raises _cwalk.Fallback instead, and convert.py does the unit.  The
  * tests run both on the same inputs.
@@ -50,11 +52,13 @@ typedef struct {
     uint8_t *todo;          /* per record: converted here */
     int signed_mode;        /* records outside todo with a signature are known */
     int64_t first_id, known_first, count;
-    PyObject *known;        /* record indexes, in the order their ids were given */
+    PyObject *known;        /* their signatures, in the order their ids were given */
     int opt_float, opt_enum64, psize, little;
     int64_t int_id;
     int has_int, needs_int;
     PyObject *labels, *refs, *empty;
+    int32_t *order;         /* the todo records, in order */
+    Py_ssize_t nt;
 } Cv;
 
 static int fallback(const char *why)
@@ -125,12 +129,19 @@ static int32_t die_of(Cv *c, const Val *v)
     return (int32_t)api->find(c->u, v->v);
 }
 
+/* Record i's signature as _cwalk's Unit.sig(i) gives it (16 bytes). */
+static PyObject *sig_of(UnitObject *u, int32_t i)
+{
+    uint64_t k[2] = { u->sig[2 * i], u->sig[2 * i + 1] };
+    return PyBytes_FromStringAndSize((const char *)k, 16);
+}
+
 static int type_of(Cv *c, int32_t i, int depth, int64_t *out)
 {
     if (c->ids[i] != NOID) { *out = c->ids[i]; return 0; }
     UnitObject *u = c->u;
     if (c->signed_mode && !c->todo[i] && u->sigok && u->sigok[i]) {
-        PyObject *o = PyLong_FromLong(i);
+        PyObject *o = sig_of(u, i);
         if (!o || PyList_Append(c->known, o) < 0) { Py_XDECREF(o); return -1; }
         Py_DECREF(o);
         *out = c->ids[i] = c->known_first + PyList_GET_SIZE(c->known) - 1;
@@ -536,14 +547,14 @@ static int run(Cv *c, PyObject *todo_list)
 {
     UnitObject *u = c->u;
     Py_ssize_t n = u->n, nt = todo_list == Py_None ? n : PySequence_Fast_GET_SIZE(todo_list);
-    int32_t *order = PyMem_Malloc((nt ? nt : 1) * sizeof(int32_t));
+    int32_t *order = c->order = PyMem_Malloc((nt ? nt : 1) * sizeof(int32_t));
     if (!order) { PyErr_NoMemory(); return -1; }
+    c->nt = nt;
     for (Py_ssize_t k = 0; k < nt; k++) {
         Py_ssize_t i = k;
         if (todo_list != Py_None) {
             i = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(todo_list, k));
             if (i < 0 || i >= n) {
-                PyMem_Free(order);
                 if (!PyErr_Occurred()) PyErr_SetString(PyExc_IndexError, "todo: no such record");
                 return -1;
             }
@@ -570,7 +581,6 @@ static int run(Cv *c, PyObject *todo_list)
     for (Py_ssize_t k = 0; k < nt && !err; k++)
         if (is_made(u->recs[order[k]].tag) && make(c, order[k], c->ids[order[k]]) < 0)
             err = 1;
-    PyMem_Free(order);
     if (err) return -1;
     if (c->needs_int && !c->has_int) {
         /* no `int` in the unit: arrays are indexed by one made here */
@@ -592,6 +602,27 @@ static int run(Cv *c, PyObject *todo_list)
         }
     }
     return 0;
+}
+
+/* _Unit.signed(): (signature, id) of each todo record with a signature,
+ * in todo order; None if one has no id yet (a type the makers did not
+ * reach: convert.py's type_of decides it after the functions, as before). */
+static PyObject *signed_pairs(Cv *c)
+{
+    UnitObject *u = c->u;
+    PyObject *out = PyList_New(0);
+    for (Py_ssize_t k = 0; out && u->sigok && k < c->nt; k++) {
+        int32_t i = c->order[k];
+        if (!u->sigok[i]) continue;
+        if (c->ids[i] == NOID) {
+            Py_DECREF(out);
+            Py_RETURN_NONE;
+        }
+        PyObject *pair = Py_BuildValue("(NL)", sig_of(u, i), (long long)c->ids[i]);
+        if (!pair || PyList_Append(out, pair) < 0) Py_CLEAR(out);
+        Py_XDECREF(pair);
+    }
+    return out;
 }
 
 static PyObject *types(PyObject *self, PyObject *args)
@@ -637,9 +668,11 @@ static PyObject *types(PyObject *self, PyObject *args)
         if (bad) Py_CLEAR(ids);
     }
     if (!ids) goto done;
-    out = Py_BuildValue("(OONON" "O)", c.labels, c.refs, ids, c.known,
+    PyObject *pairs = c.signed_mode ? signed_pairs(&c) : Py_NewRef(Py_None);
+    if (!pairs) { Py_DECREF(ids); goto done; }
+    out = Py_BuildValue("(OONON" "ON)", c.labels, c.refs, ids, c.known,
                         c.has_int ? PyLong_FromLongLong(c.int_id) : Py_NewRef(Py_None),
-                        c.needs_int ? Py_True : Py_False);
+                        c.needs_int ? Py_True : Py_False, pairs);
 done:
     Py_XDECREF(c.labels);
     Py_XDECREF(c.refs);
@@ -647,6 +680,7 @@ done:
     Py_XDECREF(c.empty);
     PyMem_Free(c.ids);
     PyMem_Free(c.todo);
+    PyMem_Free(c.order);
     Py_DECREF(todo);
     return out;
 }
@@ -654,7 +688,7 @@ done:
 static PyMethodDef methods[] = {
     {"types", types, METH_VARARGS,
      "types(unit, todo, first_id, known_first, float, enum64, pointer_size, little_endian)"
-     " -> (labels, refs, ids, known, int_id, needs_int)"},
+     " -> (labels, refs, ids, known, int_id, needs_int, signed)"},
     {NULL}
 };
 

@@ -189,6 +189,7 @@ class _Unit:
         self.known_first = known_first
         self.new = set(self.todo) if known is not None else None
         self.known_sigs: list[bytes] = []
+        self.signed_pairs: list[tuple[bytes, int]] | None = None   # signed(), if C knew it
         self.addrx = addrx
         self.producer = producer
         self.loclist = loclist
@@ -327,13 +328,13 @@ class _Unit:
         from ..dwarf.fast import Fallback
         o = self.opts
         try:
-            labels, refs, ids, known, int_id, needs_int = _compiled_types(
+            labels, refs, ids, known, int_id, needs_int, signed = _compiled_types(
                 dies, self.todo if self.partial else None, self.first_id,
                 self.known_first, o.float, o.enum64, o.pointer_size, o.little_endian)
         except Fallback:
             return False
         self.labels, self.refs, self.ids = labels, refs, ids
-        self.known_sigs = [self.known(i) for i in known]
+        self.known_sigs, self.signed_pairs = known, signed
         self.int_id, self.needs_int = int_id, needs_int
         self.types = None
         return True
@@ -575,6 +576,8 @@ class _Unit:
 
     def signed(self) -> list[tuple[bytes, int]]:
         """(signature, id) of every type this unit describes first."""
+        if self.signed_pairs is not None:
+            return self.signed_pairs
         signed = getattr(self.dies, "signed", None)
         if signed is not None:
             return [(sig, self.type_of(i)) for i, sig in signed(self.todo)]
