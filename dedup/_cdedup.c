@@ -571,6 +571,153 @@ done:
     return NULL;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Bisimulation classes of the nodes a partition has not seen              */
+
+/* An int of a list, or -1 with an exception (the callers' lists hold
+ * non-negative ints). */
+static inline Py_ssize_t int_at(PyObject *list, Py_ssize_t i)
+{
+    Py_ssize_t v = PyLong_AsSsize_t(PyList_GET_ITEM(list, i));
+    if (v < 0 && !PyErr_Occurred())
+        PyErr_Format(PyExc_ValueError, "dedup: a negative class or id at %zd", i);
+    return v;
+}
+
+/* classes(labels, succ, cls, start, keys, n, cycle) -> n: minimize.py's
+ * Partition.extend for nodes start.. of (labels, succ), on its lists: the
+ * strongly connected components in the order minimize.sccs gives them, a
+ * node outside any cycle hash-consed through `keys` (get, []=), and each
+ * cycle handed to `cycle(comp, n) -> n` (minimize._cycle), which is rare
+ * and stays in Python.  `cls` is len(labels) long, -1 from start on. */
+static PyObject *classes(PyObject *self, PyObject *args)
+{
+    PyObject *labels, *succ, *cls, *keys, *cycle;
+    Py_ssize_t start, n;
+    if (!PyArg_ParseTuple(args, "O!O!O!nOnO", &PyList_Type, &labels, &PyList_Type, &succ,
+                          &PyList_Type, &cls, &start, &keys, &n, &cycle))
+        return NULL;
+    Py_ssize_t total = PyList_GET_SIZE(labels);
+    if (start < 0 || start > total || PyList_GET_SIZE(succ) < total ||
+        PyList_GET_SIZE(cls) != total) {
+        PyErr_SetString(PyExc_ValueError, "classes: lists of different lengths");
+        return NULL;
+    }
+    Py_ssize_t m = total - start, nedges = 0;
+    Py_ssize_t *first = PyMem_Malloc((m + 1) * sizeof *first);
+    Py_ssize_t *edge = NULL, *index = NULL, *low = NULL, *stack = NULL, *wv = NULL, *we = NULL;
+    char *on = NULL;
+    PyObject *get = NULL, *result = NULL;
+    if (!first) return PyErr_NoMemory();
+    /* the edges among the new nodes, in each node's order */
+    for (Py_ssize_t v = 0; v < m; v++) {
+        PyObject *rs = PyList_GET_ITEM(succ, start + v);
+        if (!PyTuple_Check(rs)) { PyErr_SetString(PyExc_TypeError, "classes: refs are tuples"); goto done; }
+        first[v] = nedges;
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(rs); k++) {
+            Py_ssize_t r = PyLong_AsSsize_t(PyTuple_GET_ITEM(rs, k));
+            if (r == -1 && PyErr_Occurred()) goto done;
+            if (r < 0 || r >= total) { out_of_range(r); goto done; }
+            nedges += r >= start;
+        }
+    }
+    first[m] = nedges;
+    edge = PyMem_Malloc((nedges ? nedges : 1) * sizeof *edge);
+    index = PyMem_Malloc((m ? m : 1) * sizeof *index);
+    low = PyMem_Malloc((m ? m : 1) * sizeof *low);
+    stack = PyMem_Malloc((m ? m : 1) * sizeof *stack);
+    wv = PyMem_Malloc((m ? m : 1) * sizeof *wv);
+    we = PyMem_Malloc((m ? m : 1) * sizeof *we);
+    on = PyMem_Calloc(m ? m : 1, 1);
+    if (!edge || !index || !low || !stack || !wv || !we || !on) { PyErr_NoMemory(); goto done; }
+    for (Py_ssize_t v = 0, e = 0; v < m; v++) {
+        PyObject *rs = PyList_GET_ITEM(succ, start + v);
+        for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(rs); k++) {
+            Py_ssize_t r = PyLong_AsSsize_t(PyTuple_GET_ITEM(rs, k));
+            if (r >= start) edge[e++] = r - start;
+        }
+        index[v] = -1;
+    }
+    if (!(get = PyObject_GetAttrString(keys, "get"))) goto done;
+    Py_ssize_t counter = 0, sp = 0;
+    for (Py_ssize_t root = 0; root < m; root++) {
+        if (index[root] >= 0) continue;
+        Py_ssize_t wp = 0;
+        index[root] = low[root] = counter++;
+        stack[sp++] = root;
+        on[root] = 1;
+        wv[wp] = root; we[wp++] = first[root];
+        while (wp) {
+            Py_ssize_t v = wv[wp - 1];
+            if (we[wp - 1] < first[v + 1]) {
+                Py_ssize_t w = edge[we[wp - 1]++];
+                if (index[w] < 0) {
+                    index[w] = low[w] = counter++;
+                    stack[sp++] = w;
+                    on[w] = 1;
+                    wv[wp] = w; we[wp++] = first[w];
+                } else if (on[w] && index[w] < low[v]) {
+                    low[v] = index[w];
+                }
+                continue;
+            }
+            wp--;
+            if (wp && low[v] < low[wv[wp - 1]]) low[wv[wp - 1]] = low[v];
+            if (low[v] != index[v]) continue;
+            /* the component, in the order minimize.sccs pops it */
+            Py_ssize_t k = sp;
+            do { k--; on[stack[k]] = 0; } while (stack[k] != v);
+            Py_ssize_t size = sp - k;
+            Py_ssize_t x = start + v;
+            PyObject *rs = PyList_GET_ITEM(succ, x);
+            int loop = 0;
+            for (Py_ssize_t j = 0; size == 1 && j < PyTuple_GET_SIZE(rs); j++)
+                loop |= PyLong_AsSsize_t(PyTuple_GET_ITEM(rs, j)) == x;
+            if (size == 1 && !loop) {
+                Py_ssize_t nr = PyTuple_GET_SIZE(rs);
+                PyObject *rc = PyTuple_New(nr), *key = NULL, *c = NULL;
+                for (Py_ssize_t j = 0; rc && j < nr; j++) {
+                    Py_ssize_t r = PyLong_AsSsize_t(PyTuple_GET_ITEM(rs, j));
+                    PyObject *o = PyList_GET_ITEM(cls, r);
+                    PyTuple_SET_ITEM(rc, j, Py_NewRef(o));
+                }
+                if (rc) key = PyTuple_Pack(2, PyList_GET_ITEM(labels, x), rc);
+                Py_XDECREF(rc);
+                if (key) c = PyObject_CallOneArg(get, key);
+                if (c == Py_None) {
+                    Py_DECREF(c);
+                    c = PyLong_FromSsize_t(n++);
+                    if (c && PyObject_SetItem(keys, key, c) < 0) Py_CLEAR(c);
+                }
+                Py_XDECREF(key);
+                if (!c) goto done;
+                PyList_SetItem(cls, x, c);      /* steals c */
+            } else {
+                PyObject *comp = PyList_New(size);
+                if (!comp) goto done;
+                for (Py_ssize_t j = 0; j < size; j++) {
+                    PyObject *o = PyLong_FromSsize_t(start + stack[sp - 1 - j]);
+                    if (!o) { Py_DECREF(comp); goto done; }
+                    PyList_SET_ITEM(comp, j, o);
+                }
+                PyObject *got = PyObject_CallFunction(cycle, "On", comp, n);
+                Py_DECREF(comp);
+                if (!got) goto done;
+                n = PyLong_AsSsize_t(got);
+                Py_DECREF(got);
+                if (n == -1 && PyErr_Occurred()) goto done;
+            }
+            sp = k;
+        }
+    }
+    result = PyLong_FromSsize_t(n);
+done:
+    Py_XDECREF(get);
+    PyMem_Free(first); PyMem_Free(edge); PyMem_Free(index); PyMem_Free(low);
+    PyMem_Free(stack); PyMem_Free(wv); PyMem_Free(we); PyMem_Free(on);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"shift", shift, METH_VARARGS,
      "shift(refs, first_local, limit, shift, known, known_first) -> list of refs"},
@@ -582,6 +729,8 @@ static PyMethodDef methods[] = {
     {"reach_declarations", reach_declarations, METH_VARARGS,
      "reach_declarations(labels, refs, first, known_first, known_dirty, base_dirty) -> "
      "bytearray"},
+    {"classes", classes, METH_VARARGS,
+     "classes(labels, succ, cls, start, keys, n, cycle) -> n: Partition.extend's sweep"},
     {NULL}
 };
 

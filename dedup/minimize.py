@@ -31,6 +31,11 @@ from typing import Hashable, Sequence
 
 from encoder.frozen import layered
 
+try:
+    from . import _cdedup
+except ImportError:          # pragma: no cover - depends on the installation
+    _cdedup = None
+
 
 def sccs(n: int, succ: Sequence[Sequence[int]]):
     """Strongly connected components of nodes 0..n-1, children first.
@@ -120,6 +125,12 @@ class Partition:
         cls = self.cls
         cls.extend([-1] * (len(labels) - start))
         keys = self.keys
+        if _cdedup is not None and type(labels) is list and type(succ) is list:
+            # the same sweep in C (a batch settles every module's store)
+            self.n = _cdedup.classes(
+                labels, succ, cls, start, keys, self.n,
+                lambda comp, n: _cycle(comp, labels, succ, cls, keys, self.cycles, n, unpack))
+            return cls
         local = [[r - start for r in succ[v] if r >= start] for v in range(start, len(labels))]
         for comp in sccs(len(local), local):
             if len(comp) == 1:

@@ -12,8 +12,8 @@ import random
 
 import pytest
 
-from dedup import Deduper, engine
-from dedup.compact import INT, PTR, compact_unit
+from dedup import Deduper, engine, minimize
+from dedup.compact import INT, PTR, STRUCT, compact_unit
 from dedup.reach import reach_declarations_py as reach_py
 from encoder import api, learned
 from encoder.btf.model import type_refs
@@ -230,3 +230,41 @@ def test_reach_matches_the_reference_on_random_units():
         base_dirty = frozenset(rnd.sample(range(8), rnd.randrange(0, 4)))
         args = (labels, refs, first, known_first, known_dirty, base_dirty)
         assert compiled.reach_declarations(*args) == reach_py(*args), args
+
+
+def _classes(monkeypatch, use_c: bool, labels, succ, split: int):
+    """A base's partition of nodes 0..split, then a fork extended over the
+    rest, with one implementation: (classes, count, and the keys the fork
+    added, in order: the base cache packs them so)."""
+    monkeypatch.setattr(minimize, "_cdedup", compiled if use_c else None)
+    base = minimize.Partition()
+    base.extend(labels[:split], succ[:split])
+    p = base.fork()
+    cls = p.extend(list(labels), list(succ))
+    monkeypatch.undo()
+    return cls, p.n, list(p.keys.own.items()), list(p.cycles.own.items())
+
+
+@needs_compiled
+def test_classes_match_the_reference_on_random_graphs(monkeypatch):
+    """Partition.extend's sweep in C (_cdedup.classes) against minimize.py:
+    the same class of every node, numbered alike, on graphs with self
+    loops, cycles through the part already classified, and equal labels."""
+    rnd = random.Random(5)
+    cycles = 0
+    for _ in range(400):
+        n = rnd.randrange(1, 40)
+        split = rnd.randrange(0, n + 1)
+        labels = [(rnd.choice((STRUCT, PTR)), rnd.choice("ab")) for _ in range(n)]
+        succ = [tuple(rnd.randrange(split if v < split else n)
+                      for _ in range(rnd.randrange(0, 3))) for v in range(n)]
+        want = _classes(monkeypatch, False, labels, succ, split)
+        assert _classes(monkeypatch, True, labels, succ, split) == want, (labels, succ, split)
+        cycles += bool(want[3])
+    assert cycles > 50          # the cycle path is exercised, not only hash-consing
+
+
+@needs_compiled
+def test_classes_refuse_a_reference_out_of_range():
+    with pytest.raises(IndexError):
+        compiled.classes([(INT, "a")], [(3,)], [-1], 0, {}, 0, None)
