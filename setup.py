@@ -1,10 +1,11 @@
 """The compiled DIE walk (encoder/dwarf/_cwalk.c), type makers
 (encoder/graph/_cconvert.c, which reads the walk's records through
 _cwalk.h), relocation loop (encoder/elf/_crelocs.c), frozen-table probe
-(encoder/_cfrozen.c) and dedup's inner loops (dedup/_cdedup.c).  Optional:
+(encoder/_cfrozen.c), learning's loops (encoder/_clearned.c) and dedup's
+inner loops (dedup/_cdedup.c).  Optional:
 without a C compiler the package installs without them and
 encoder/dwarf/walk.py, encoder/graph/convert.py, encoder/elf/relocs.py,
-encoder/frozen.py and dedup/engine.py, the reference implementations of the
+encoder/frozen.py, encoder/learned.py and dedup/engine.py, the reference implementations of the
 same contracts, do the work."""
 
 from setuptools import Extension, setup
@@ -19,6 +20,8 @@ setup(ext_modules=[Extension("encoder.dwarf._cwalk", ["encoder/dwarf/_cwalk.c"],
                    Extension("encoder.elf._crelocs", ["encoder/elf/_crelocs.c"],
                              extra_compile_args=FLAGS, optional=True),
                    Extension("encoder._cfrozen", ["encoder/_cfrozen.c"],
+                             extra_compile_args=FLAGS, optional=True),
+                   Extension("encoder._clearned", ["encoder/_clearned.c"],
                              extra_compile_args=FLAGS, optional=True),
                    Extension("dedup._cdedup", ["dedup/_cdedup.c"],
                              extra_compile_args=FLAGS, optional=True)])

@@ -26,6 +26,11 @@ from dedup.reach import reach_declarations
 from .btf.model import Btf
 from .btf.perbase import PerBase
 
+try:
+    from . import _clearned
+except ImportError:          # pragma: no cover - depends on the installation
+    _clearned = None
+
 
 def _reaching_declarations(base: Btf) -> frozenset[int]:
     """Base ids from which a declaration can be reached (itself included)."""
@@ -69,26 +74,60 @@ class Learning:
     def unit(self, handle: int, labels: list[Label], refs: list[Refs],
              known: list[bytes], signed: list[tuple[bytes, int]]) -> None:
         """Note which of a unit's types reach no declaration."""
-        first, n, clean_sig, table = self.first, len(labels), self.clean_sig, self.table
-        verdict = clean_sig.get
-        known_dirty = bytes([not verdict(sig, sig in table) for sig in known])
+        first, clean_sig = self.first, self.clean_sig
+        known_dirty = known_verdicts(known, clean_sig, self.table)
         dirty = reach_declarations(labels, refs, first, self.known_first, known_dirty,
                                    self.dirty_base)
         # a signature may stand for void or an earlier type: not learned
-        mine = [(sig, t) for sig, t in signed if 0 <= t - first < n]
-        for sig, type_id in mine:
-            clean_sig.setdefault(sig, not dirty[type_id - first])
+        mine = note_signed(signed, first, len(labels), dirty, clean_sig)
         self._units.append((handle, mine, dirty))
 
     def learn(self, maps) -> None:
         """After dedup: remember the clean signatures that became base types."""
-        end, dirty_base, table, first = self.base_end, self.dirty_base, self.table, self.first
-        seen = self._seen
-        for handle, signed, dirty in self._units:
+        add = self._seen.add
+        for handle, mine, dirty in self._units:
             m = maps[handle]
-            for sig, type_id in signed:
-                if not dirty[type_id - first]:
-                    final = m[type_id]
-                    if final < end and final not in dirty_base and sig not in table:
-                        table[sig] = final
-                        seen.add(sig)
+            for sig in learn_signed(mine, dirty, self.first, m.own, m.first, self.base_end,
+                                    self.dirty_base, self.table):
+                add(sig)
+
+
+# Learning's loops over signatures; _clearned.c is the same, compiled.
+
+def note_signed_py(signed: list[tuple[bytes, int]], first: int, n: int, dirty,
+                   clean: dict[bytes, bool]) -> list[tuple[bytes, int]]:
+    """The pairs whose id is one of the unit's n own types, each signature's
+    verdict (True: reaches no declaration) noted in `clean` unless it has one."""
+    mine = [(sig, t) for sig, t in signed if 0 <= t - first < n]
+    for sig, type_id in mine:
+        clean.setdefault(sig, not dirty[type_id - first])
+    return mine
+
+
+def known_verdicts_py(known: list[bytes], clean: dict[bytes, bool],
+                      table: dict[bytes, int]) -> bytes:
+    """1 per known signature whose type reaches a declaration: the module's
+    verdict if it has one, else clean exactly when earlier modules proved it."""
+    verdict = clean.get
+    return bytes([not verdict(sig, sig in table) for sig in known])
+
+
+def learn_signed_py(mine: list[tuple[bytes, int]], dirty, first: int, own, own_first: int,
+                    end: int, dirty_base: frozenset[int], table: dict[bytes, int]) -> list[bytes]:
+    """Into `table`, each clean pair whose final id (own[id - own_first]) is
+    a base id outside `dirty_base`, unless there already; the signatures added."""
+    added = []
+    for sig, type_id in mine:
+        if not dirty[type_id - first]:
+            final = own[type_id - own_first]
+            if final < end and final not in dirty_base and sig not in table:
+                table[sig] = final
+                added.append(sig)
+    return added
+
+
+if _clearned is not None:
+    note_signed, known_verdicts, learn_signed = \
+        _clearned.note_signed, _clearned.known_verdicts, _clearned.learn_signed
+else:                       # pragma: no cover - depends on the installation
+    note_signed, known_verdicts, learn_signed = note_signed_py, known_verdicts_py, learn_signed_py
