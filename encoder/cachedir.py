@@ -30,10 +30,13 @@ def file_hash(path: str) -> str:
 
 
 def code_hash() -> str:
-    """Our version and the bytes of our own source: what made the output."""
+    """Our version and the bytes of our own source: what made the output.
+    The C files count as much as the Python (a signature computed in
+    _cwalk.c is kept in the base cache)."""
     h = xxhash.xxh3_128(__version__.encode())
     top = Path(__file__).resolve().parent.parent
     for pkg in ("encoder", "dedup"):
-        for src in sorted((top / pkg).rglob("*.py")):
+        srcs = [p for ext in ("*.py", "*.c", "*.h") for p in (top / pkg).rglob(ext)]
+        for src in sorted(srcs):
             h.update(src.relative_to(top).as_posix().encode() + b"\0" + src.read_bytes())
     return h.hexdigest()

@@ -148,3 +148,17 @@ def test_snapshots_of_an_older_encoder_and_beyond_the_newest_few_are_dropped(tmp
     left = snapshots(home)
     assert old not in left and mine in left
     assert len(left) == basecache.KEEP and others[0] not in left
+
+
+def test_the_code_hash_covers_the_c_sources(monkeypatch, tmp_path):
+    """A cache made by other compiled code is another cache: the base cache
+    keeps signatures that _cwalk.c computes."""
+    from encoder import cachedir
+    for pkg in ("encoder", "dedup"):
+        (tmp_path / pkg).mkdir()
+    (tmp_path / "encoder" / "a.py").write_text("x = 1\n")
+    (tmp_path / "dedup" / "b.c").write_text("int x;\n")
+    monkeypatch.setattr(cachedir, "__file__", str(tmp_path / "encoder" / "cachedir.py"))
+    before = cachedir.code_hash()
+    (tmp_path / "dedup" / "b.c").write_text("int y;\n")
+    assert cachedir.code_hash() != before
