@@ -124,6 +124,12 @@ class Deduper:
         self._maps.append((first, known_first, array.array("I", known), m))
         return handle
 
+    def store_map(self, handle: int) -> tuple[int, array.array, int, array.array]:
+        """(first, own, known_first, known): what `store_id` reads for unit
+        `handle`, for a caller that looks up many ids at once."""
+        first, known_first, known, m = self._maps[handle]
+        return first, m, known_first, known
+
     def store_id(self, handle: int, type_id: int) -> int:
         """The store id (final only after `finish`) of a type of unit
         `handle`, numbered as the unit was given; for a caller that

@@ -1,11 +1,12 @@
 /*
- * learned.py's three loops over a unit's signatures, compiled.
+ * The encoder's loops over a unit's signatures, compiled: learned.py's
+ * (what reaches a declaration, what a batch learns) and encode.py's (which
+ * store id a signature stands for in this module).
  *
  * A batch of every module signs ~2.4 M types and refers to ~1 M known
- * ones; in Python, noting which of them reach a declaration and learning
- * the clean ones cost ~6 % of the batch, a few dict operations per
- * signature wrapped in interpreter steps.  learned.py keeps the reference
- * (note_signed_py, known_verdicts_py, learn_signed_py) and the fallback;
+ * ones; in Python these loops cost ~9 % of the batch, a few dict
+ * operations per signature wrapped in interpreter steps.  learned.py keeps
+ * the reference of each (note_signed_py, ...) and the fallback;
  * tests/test_learned.py holds both to the same answers.
  */
 #define PY_SSIZE_T_CLEAN
@@ -139,6 +140,84 @@ done:
     return added;
 }
 
+/* An array('I')'s items, or NULL with TypeError. */
+static const unsigned int *ids_of(Py_buffer *b, PyObject *o, const char *what)
+{
+    if (PyObject_GetBuffer(o, b, PyBUF_FORMAT) < 0) return NULL;
+    if (b->itemsize != 4 || !b->format || strcmp(b->format, "I")) {
+        PyBuffer_Release(b);
+        PyErr_Format(PyExc_TypeError, "%s is an array('I')", what);
+        return NULL;
+    }
+    return b->buf;
+}
+
+/* first_ids(signed, into, first, own, known_first, known): each pair's
+ * signature that `into` lacks gets the store id of its type, by
+ * Deduper.store_id's rule: own[id - first] for the unit's own types,
+ * known[id - known_first] for a known one, else the id itself. */
+static PyObject *first_ids(PyObject *self, PyObject *args)
+{
+    PyObject *pairs, *into, *own_o, *known_o;
+    Py_ssize_t first, known_first;
+    if (!PyArg_ParseTuple(args, "O!O!nOnO", &PyList_Type, &pairs, &PyDict_Type, &into,
+                          &first, &own_o, &known_first, &known_o))
+        return NULL;
+    Py_buffer ob, kb;
+    const unsigned int *own = ids_of(&ob, own_o, "own"), *known;
+    if (!own) return NULL;
+    if (!(known = ids_of(&kb, known_o, "known"))) { PyBuffer_Release(&ob); return NULL; }
+    Py_ssize_t nown = ob.len / 4, nknown = kb.len / 4;
+    int err = 0;
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(pairs) && !err; k++) {
+        PyObject *sig;
+        Py_ssize_t id, to = -1;
+        if (pair_of(PyList_GET_ITEM(pairs, k), &sig, &id) < 0) { err = 1; break; }
+        int has = PyDict_Contains(into, sig);
+        if (has) { err = has < 0; continue; }
+        if (id >= first) {
+            if (id - first < nown) to = own[id - first];
+        } else if (nknown && id >= known_first) {
+            if (id - known_first < nknown) to = known[id - known_first];
+        } else {
+            to = id;
+        }
+        if (to < 0) {
+            PyErr_Format(PyExc_IndexError, "first_ids: type %zd is not the unit's", id);
+            err = 1;
+            break;
+        }
+        PyObject *v = PyLong_FromSsize_t(to);
+        err = !v || PyDict_SetItem(into, sig, v) < 0;
+        Py_XDECREF(v);
+    }
+    PyBuffer_Release(&kb);
+    PyBuffer_Release(&ob);
+    return err ? NULL : Py_NewRef(Py_None);
+}
+
+/* known_ids(known, mine, learned) -> list: each signature's id in `mine`
+ * (this module's), else in `learned` (KeyError if neither has it). */
+static PyObject *known_ids(PyObject *self, PyObject *args)
+{
+    PyObject *known, *mine, *learned;
+    if (!PyArg_ParseTuple(args, "O!O!O!", &PyList_Type, &known, &PyDict_Type, &mine,
+                          &PyDict_Type, &learned))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(known);
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t k = 0; out && k < n; k++) {
+        PyObject *sig = PyList_GET_ITEM(known, k);
+        PyObject *v = PyDict_GetItemWithError(mine, sig);
+        if (!v && !PyErr_Occurred() && !(v = PyDict_GetItemWithError(learned, sig)) &&
+            !PyErr_Occurred())
+            PyErr_SetObject(PyExc_KeyError, sig);
+        if (!v) { Py_CLEAR(out); break; }
+        PyList_SET_ITEM(out, k, Py_NewRef(v));
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"note_signed", note_signed, METH_VARARGS,
      "note_signed(signed, first, n, dirty, clean) -> the unit's own pairs"},
@@ -146,6 +225,10 @@ static PyMethodDef methods[] = {
      "known_verdicts(known, clean, table) -> bytes: 1 where a known type is dirty"},
     {"learn_signed", learn_signed, METH_VARARGS,
      "learn_signed(mine, dirty, first, own, own_first, end, dirty_base, table) -> added"},
+    {"first_ids", first_ids, METH_VARARGS,
+     "first_ids(signed, into, first, own, known_first, known): store ids of new signatures"},
+    {"known_ids", known_ids, METH_VARARGS,
+     "known_ids(known, mine, learned) -> the known signatures' ids"},
     {NULL}
 };
 

@@ -25,7 +25,7 @@ from .btf.perbase import PerBase
 from .dwarf.constants import Lang
 from .exports.tags import tag_candidates
 from .features import Features
-from .learned import Learning
+from .learned import Learning, first_ids, known_ids
 from .graph.convert import FuncCandidate, Options, UnitTypes, VarCandidate, convert
 from .select import ElfFunctionTable, FunctionTable, Skip, VariableTable
 
@@ -248,17 +248,14 @@ def encode(req: Request, progress: Callable[[int, int], None] | None = None) -> 
                 progress(n, unit.offset)
             if ut is None:
                 continue
-            mine = sig2id.get
-            known = [i if (i := mine(sig)) is not None else learned[sig] for sig in ut.known]
+            known = known_ids(ut.known, sig2id, learned)
             labels, refs = (ut.labels, ut.refs) if ut.labels is not None else \
                 compact_unit(ut.types)
             handle = deduper.add_compact(labels, refs, first=first_id, known=known,
                                          known_first=KNOWN_FIRST)
             if learning is not None:
                 learning.unit(handle, labels, refs, ut.known, ut.signed)
-            for sig, type_id in ut.signed:
-                if sig not in sig2id:
-                    sig2id[sig] = deduper.store_id(handle, type_id)
+            first_ids(ut.signed, sig2id, *deduper.store_map(handle))
             warnings += (f"CU {ut.name}: {w}" for w in ut.warnings)
             funcs += ((handle, f, ut.name) for f in ut.funcs)
             vars_ += ((handle, v, ut.name) for v in ut.vars)

@@ -126,8 +126,28 @@ def learn_signed_py(mine: list[tuple[bytes, int]], dirty, first: int, own, own_f
     return added
 
 
+# encode.py's: which store id a signature stands for in the module
+
+def first_ids_py(signed: list[tuple[bytes, int]], into: dict[bytes, int], first: int, own,
+                 known_first: int, known) -> None:
+    """Each signature `into` lacks gets its type's store id (Deduper.store_id)."""
+    for sig, t in signed:
+        if sig not in into:
+            into[sig] = own[t - first] if t >= first else \
+                known[t - known_first] if known and t >= known_first else t
+
+
+def known_ids_py(known: list[bytes], mine: dict[bytes, int],
+                 learned: dict[bytes, int]) -> list[int]:
+    """Each known signature's id: this module's, else what earlier ones learned."""
+    get = mine.get
+    return [i if (i := get(sig)) is not None else learned[sig] for sig in known]
+
+
 if _clearned is not None:
-    note_signed, known_verdicts, learn_signed = \
-        _clearned.note_signed, _clearned.known_verdicts, _clearned.learn_signed
+    note_signed, known_verdicts, learn_signed, first_ids, known_ids = (
+        _clearned.note_signed, _clearned.known_verdicts, _clearned.learn_signed,
+        _clearned.first_ids, _clearned.known_ids)
 else:                       # pragma: no cover - depends on the installation
-    note_signed, known_verdicts, learn_signed = note_signed_py, known_verdicts_py, learn_signed_py
+    note_signed, known_verdicts, learn_signed, first_ids, known_ids = (
+        note_signed_py, known_verdicts_py, learn_signed_py, first_ids_py, known_ids_py)

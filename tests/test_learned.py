@@ -55,6 +55,36 @@ def test_the_loops_match_the_reference_on_random_units():
 
 
 @needs_compiled
+def test_store_ids_match_the_reference_on_random_units():
+    rnd = random.Random(4)
+    for _ in range(400):
+        first, known_first = 100, 50
+        own = array.array("I", [rnd.randrange(1000) for _ in range(rnd.randrange(0, 8))])
+        known = array.array("I", [rnd.randrange(1000) for _ in range(rnd.randrange(0, 5))])
+        ids = [0, 3, *range(known_first, known_first + len(known)),
+               *range(first, first + len(own))]
+        if not known:
+            ids.append(known_first + 1)     # no known types: an id as it is
+        signed = [(_sig(rnd), rnd.choice(ids)) for _ in range(rnd.randrange(0, 10))]
+        into = {_sig(rnd): rnd.randrange(9) for _ in range(rnd.randrange(0, 3))}
+        into_c, into_py = dict(into), dict(into)
+        compiled.first_ids(signed, into_c, first, own, known_first, known)
+        learned.first_ids_py(signed, into_py, first, own, known_first, known)
+        assert list(into_c.items()) == list(into_py.items())
+
+        sigs = [_sig(rnd) for _ in range(rnd.randrange(0, 6))]
+        other = {_sig(rnd): rnd.randrange(9) for _ in range(4)}
+        try:
+            want = learned.known_ids_py(sigs, into_py, other)
+        except KeyError as e:
+            with pytest.raises(KeyError) as got:
+                compiled.known_ids(sigs, into_c, other)
+            assert got.value.args == e.args
+        else:
+            assert compiled.known_ids(sigs, into_c, other) == want
+
+
+@needs_compiled
 def test_the_loops_refuse_what_they_cannot_read():
     with pytest.raises(ValueError):
         compiled.note_signed([], 1, 3, b"\0", {})
@@ -65,9 +95,15 @@ def test_the_loops_refuse_what_they_cannot_read():
                               frozenset(), {})
     with pytest.raises(TypeError):
         compiled.learn_signed([], b"", 1, array.array("H"), 1, 5, frozenset(), {})
+    with pytest.raises(IndexError):
+        compiled.first_ids([(b"x", 9)], {}, 5, array.array("I", [1]), 2, array.array("I"))
 
 
 def _learned_tables(monkeypatch, use_c: bool) -> list:
+    from encoder import encode
+    for name in ("first_ids", "known_ids"):
+        monkeypatch.setattr(encode, name, getattr(compiled if use_c else learned,
+                                                  name if use_c else name + "_py"))
     monkeypatch.setattr(learned, "note_signed",
                         compiled.note_signed if use_c else learned.note_signed_py)
     monkeypatch.setattr(learned, "known_verdicts",
