@@ -125,21 +125,12 @@ class Deduper:
         return handle
 
     def store_map(self, handle: int) -> tuple[int, array.array, int, array.array]:
-        """(first, own, known_first, known): what `store_id` reads for unit
-        `handle`, for a caller that looks up many ids at once."""
+        """(first, own, known_first, known) of unit `handle`, for a caller
+        that remembers what it handed over: the store id (final only after
+        `finish`) of the unit's type t is own[t - first] for t >= first,
+        known[t - known_first] for a known type, else t itself."""
         first, known_first, known, m = self._maps[handle]
         return first, m, known_first, known
-
-    def store_id(self, handle: int, type_id: int) -> int:
-        """The store id (final only after `finish`) of a type of unit
-        `handle`, numbered as the unit was given; for a caller that
-        remembers what it handed over."""
-        first, known_first, known, m = self._maps[handle]
-        if type_id >= first:
-            return m[type_id - first]
-        if known and type_id >= known_first:
-            return known[type_id - known_first]
-        return type_id
 
     @property
     def store_size(self) -> int:

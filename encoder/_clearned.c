@@ -154,7 +154,7 @@ static const unsigned int *ids_of(Py_buffer *b, PyObject *o, const char *what)
 
 /* first_ids(signed, into, first, own, known_first, known): each pair's
  * signature that `into` lacks gets the store id of its type, by
- * Deduper.store_id's rule: own[id - first] for the unit's own types,
+ * Deduper.store_map's rule: own[id - first] for the unit's own types,
  * known[id - known_first] for a known one, else the id itself. */
 static PyObject *first_ids(PyObject *self, PyObject *args)
 {

@@ -130,7 +130,8 @@ def learn_signed_py(mine: list[tuple[bytes, int]], dirty, first: int, own, own_f
 
 def first_ids_py(signed: list[tuple[bytes, int]], into: dict[bytes, int], first: int, own,
                  known_first: int, known) -> None:
-    """Each signature `into` lacks gets its type's store id (Deduper.store_id)."""
+    """Each signature `into` lacks gets its type's store id (by
+    Deduper.store_map's rule)."""
     for sig, t in signed:
         if sig not in into:
             into[sig] = own[t - first] if t >= first else \
