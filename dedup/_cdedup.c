@@ -574,16 +574,6 @@ done:
 /* ------------------------------------------------------------------------ */
 /* Bisimulation classes of the nodes a partition has not seen              */
 
-/* An int of a list, or -1 with an exception (the callers' lists hold
- * non-negative ints). */
-static inline Py_ssize_t int_at(PyObject *list, Py_ssize_t i)
-{
-    Py_ssize_t v = PyLong_AsSsize_t(PyList_GET_ITEM(list, i));
-    if (v < 0 && !PyErr_Occurred())
-        PyErr_Format(PyExc_ValueError, "dedup: a negative class or id at %zd", i);
-    return v;
-}
-
 /* classes(labels, succ, cls, start, keys, n, cycle) -> n: minimize.py's
  * Partition.extend for nodes start.. of (labels, succ), on its lists: the
  * strongly connected components in the order minimize.sccs gives them, a

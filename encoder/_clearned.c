@@ -25,6 +25,18 @@ static int pair_of(PyObject *item, PyObject **sig, Py_ssize_t *id)
     return *id == -1 && PyErr_Occurred() ? -1 : 0;
 }
 
+/* An array('I')'s items, or NULL with TypeError. */
+static const unsigned int *ids_of(Py_buffer *b, PyObject *o, const char *what)
+{
+    if (PyObject_GetBuffer(o, b, PyBUF_FORMAT) < 0) return NULL;
+    if (b->itemsize != 4 || !b->format || strcmp(b->format, "I")) {
+        PyBuffer_Release(b);
+        PyErr_Format(PyExc_TypeError, "%s is an array('I')", what);
+        return NULL;
+    }
+    return b->buf;
+}
+
 /* note_signed(signed, first, n, dirty, clean) -> mine: the pairs of `signed`
  * whose id is one of the unit's own types (first .. first + n), each
  * signature's verdict put in `clean` unless it has one (True: dirty[id -
@@ -102,16 +114,12 @@ static PyObject *learn_signed(PyObject *self, PyObject *args)
     }
     Py_buffer d, m;
     if (PyObject_GetBuffer(dirty, &d, PyBUF_SIMPLE) < 0) return NULL;
-    if (PyObject_GetBuffer(own, &m, PyBUF_FORMAT) < 0) { PyBuffer_Release(&d); return NULL; }
-    PyObject *added = NULL;
-    if (m.itemsize != 4 || !m.format || strcmp(m.format, "I")) {
-        PyErr_SetString(PyExc_TypeError, "learn_signed: own is an array('I')");
-        goto done;
-    }
+    const unsigned int *final_of = ids_of(&m, own, "learn_signed: own");
+    if (!final_of) { PyBuffer_Release(&d); return NULL; }
     const unsigned char *bad = d.buf;
-    const unsigned int *final_of = m.buf;
     Py_ssize_t nown = m.len / 4;
-    if (!(added = PyList_New(0))) goto done;
+    PyObject *added = PyList_New(0);
+    if (!added) goto done;
     for (Py_ssize_t k = 0; k < PyList_GET_SIZE(pairs); k++) {
         PyObject *sig;
         Py_ssize_t id;
@@ -138,18 +146,6 @@ done:
     PyBuffer_Release(&m);
     PyBuffer_Release(&d);
     return added;
-}
-
-/* An array('I')'s items, or NULL with TypeError. */
-static const unsigned int *ids_of(Py_buffer *b, PyObject *o, const char *what)
-{
-    if (PyObject_GetBuffer(o, b, PyBUF_FORMAT) < 0) return NULL;
-    if (b->itemsize != 4 || !b->format || strcmp(b->format, "I")) {
-        PyBuffer_Release(b);
-        PyErr_Format(PyExc_TypeError, "%s is an array('I')", what);
-        return NULL;
-    }
-    return b->buf;
 }
 
 /* first_ids(signed, into, first, own, known_first, known): each pair's
