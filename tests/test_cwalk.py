@@ -148,6 +148,44 @@ def test_pass_1_signs_what_definitions_reach_and_gets_the_whole_table(linked):
     assert skipped
 
 
+def _converted(dies, todo) -> tuple:
+    from encoder.encode import KNOWN_FIRST, UNIT_FIRST
+    from encoder.graph.convert import Options, convert
+    ut = convert(dies.dies, dies.index(), first_id=UNIT_FIRST, opts=Options(), todo=todo,
+                 known=dies.dies.sig, known_first=KNOWN_FIRST, compact=True)
+    return ut.labels, ut.refs, ut.types, ut.known, ut.signed, ut.funcs, ut.vars
+
+
+def _pass1_signing_agrees(path: str, passes: int) -> int:
+    """classify with pass 1's signatures for the known definitions of the
+    names it cuts at (quick) against hashing every node: unit after unit,
+    `passes` times over, the same todo, the same signatures, the same
+    conversion.  Returns how many definitions took pass 1's signature."""
+    taken = 0
+    with Dwarf.open(path) as d:
+        names = fast.names(d)
+        quick, full = fast.SigSet(), fast.SigSet()
+        for _ in range(passes):
+            for unit in d.units():
+                a, b = fast.walk_unit(d, unit), fast.walk_unit(d, unit)
+                if not hasattr(a.dies, "classify"):
+                    continue
+                todo = a.dies.classify(quick, 0, names, None, True)
+                assert todo == b.dies.classify(full, 0, names, None, False), unit.offset
+                assert b.dies.pass1_signed == 0
+                taken += a.dies.pass1_signed
+                assert [a.dies.sig(i) for i in range(len(a.dies))] == \
+                    [b.dies.sig(i) for i in range(len(b.dies))], unit.offset
+                assert _converted(a, todo) == _converted(b, todo), unit.offset
+        assert len(quick) == len(full)
+    return taken
+
+
+@needs_cwalk
+def test_known_definitions_take_pass_1s_signature(linked):
+    assert _pass1_signing_agrees(linked, passes=2) > 0
+
+
 @needs_cwalk
 def test_workers_sign_on_their_own(linked, monkeypatch):
     """With -j, each worker skips what it converted itself; what two workers
@@ -281,6 +319,14 @@ def test_names_defined_one_way_are_cut():
             table = fast.names(d, exclude=exclude)
             assert table.info(int(Tag.structure_type), structs[0]) == (4, 0, 0)
             assert all(table.info(int(Tag.structure_type), name)[1] for name in structs[1:])
+
+
+@pytest.mark.corpus
+@needs_cwalk
+def test_pass_1s_signatures_on_real_modules(corpus_dir):
+    import corpus
+    mods = corpus.dbg_module_paths(corpus_dir)[::150]
+    assert sum(_pass1_signing_agrees(str(p), passes=1) for p in mods) > 0
 
 
 @pytest.mark.corpus

@@ -597,6 +597,7 @@ static PyObject *walk(PyObject *self, PyObject *args)
     u->strcache = PyDict_New();
     u->owner = NULL; u->has_str = u->has_lstr = 0; u->uoff = uoff; u->visited = 1;
     u->first_int = -1;
+    u->pass1_signed = 0;
     u->at = NULL; u->at_mask = 0;
     memset(&u->data, 0, sizeof(Py_buffer));
     memset(&u->str, 0, sizeof(Py_buffer));
@@ -1262,9 +1263,16 @@ static int32_t definitions(UnitObject *u, G *g, int32_t *roots, H *keys)
     return k;
 }
 
+struct SigSetObject;
+static int32_t pass1_signed(UnitObject *u, G *g, struct SigSetObject *seen, H *sig,
+                            uint8_t *ok);
+
 /* Signatures of the type nodes (Tarjan's SCCs, sinks first): of every one,
- * or under CUT_ALL of what pass 1's definitions reach unless `every`. */
-static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *names, int every)
+ * or under CUT_ALL of what pass 1's definitions reach unless `every`.
+ * Given `seen` (classify under CUT_NAMES, seed 0), the definitions
+ * pass1_signed finds take pass 1's signature unhashed. */
+static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *names, int every,
+                struct SigSetObject *seen)
 {
     Py_ssize_t n = u->n;
     int rc = -1;
@@ -1324,6 +1332,7 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
         if (!roots || !keys) { PyErr_NoMemory(); goto out; }
         nroots = definitions(u, &g, roots, keys);
     }
+    u->pass1_signed = seen && mode == CUT_NAMES && !seed ? pass1_signed(u, &g, seen, sig, ok) : 0;
     for (int32_t v = 0; v < nn; v++) { index[v] = -1; scc_of[v] = -1; }
     int32_t counter = 0, sn = 0, nscc = 0;
     /* where Tarjan starts: pass 1's definitions, or every node */
@@ -1331,7 +1340,7 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
     int32_t nstarts = starts ? nroots : nn;
     for (int32_t ri = 0; ri < nstarts; ri++) {
         int32_t root = starts ? starts[ri] : ri;
-        if (index[root] >= 0) continue;
+        if (index[root] >= 0 || ok[root]) continue;     /* ok: pass1_signed */
         int32_t csn = 0;
         if (node_content(u, &g, root) < 0) goto out;
         cs_v[csn] = root; cs_e[csn] = g.estart[root]; csn++;
@@ -1531,6 +1540,32 @@ static int names_cut(NamesObject *t, H key)
     return !e || e->in;
 }
 
+/* The definitions of names pass 1 cuts at whose signature `seen` has, with
+ * that signature, for classify (CUT_NAMES, seed 0): pass 1 signed each
+ * such name the same in every unit, with the same cuts and hash as
+ * classify's, and every reference to it is cut, so its component is
+ * itself; its content need not be hashed again.  Those whose signature is
+ * new are signed as before: what they reach must be.  Sets their `sig`
+ * and `ok`; returns how many. */
+static int32_t pass1_signed(UnitObject *u, G *g, struct SigSetObject *seen, H *sig, uint8_t *ok)
+{
+    int32_t found = 0;
+    for (int32_t v = 0; v < g->nn; v++) {
+        const Rec *r = &u->recs[g->rec_of[v]];
+        if (!is_cut_kind(r->tag)) continue;
+        const Val *decl = field_of(u->vals, r, F_DECL);
+        H key;
+        if ((decl && decl->v) || !node_key(u, g, v, &key) || !names_cut(g->names, key))
+            continue;
+        Name *e = names_slot(g->names, key, 0);
+        if (!e || !e->in || !sigset_has(seen, e->sig.a, e->sig.b)) continue;
+        sig[v] = e->sig;
+        ok[v] = 1;
+        found++;
+    }
+    return found;
+}
+
 /* Append to the names the table's definitions refer to; -1 out of memory. */
 static int names_add_ref(NamesObject *t, H ref)
 {
@@ -1615,7 +1650,8 @@ static PyObject *names_add(PyObject *self, PyObject *args)
     PyObject *unit;
     int every = 0;
     if (!PyArg_ParseTuple(args, "O!|p", &UnitType, &unit, &every)) return NULL;
-    if (sign((UnitObject *)unit, 0, CUT_ALL, (NamesObject *)self, every) < 0) return NULL;
+    if (sign((UnitObject *)unit, 0, CUT_ALL, (NamesObject *)self, every, NULL) < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 
@@ -1965,20 +2001,22 @@ static int is_part(int32_t tag)
     return 0;
 }
 
-/* classify(seen, seed, names=None, funcs=None) -> todo: record indexes the
- * encoder must read: every type DIE whose signature `seen` lacks (then
- * added), the other DIEs under those, and everything outside types except
- * subprogram declarations and, given `funcs` (a set), subprograms named
- * otherwise.  Of the DIEs under a kept one, the parts (is_part) are left
- * out: their parent reads them, and they were three in four of a batch's
- * todo. */
+/* classify(seen, seed, names=None, funcs=None, quick=True) -> todo: record
+ * indexes the encoder must read: every type DIE whose signature `seen`
+ * lacks (then added), the other DIEs under those, and everything outside
+ * types except subprogram declarations and, given `funcs` (a set),
+ * subprograms named otherwise.  Of the DIEs under a kept one, the parts
+ * (is_part) are left out: their parent reads them, and they were three in
+ * four of a batch's todo.  `quick` lets pass1_signed sign what it can (the
+ * same signatures; False: the tests' check of that). */
 static PyObject *unit_classify(PyObject *self, PyObject *args)
 {
     UnitObject *u = (UnitObject *)self;
     SigSetObject *seen;
     unsigned long long seed;
     PyObject *names = Py_None, *funcs = Py_None;
-    if (!PyArg_ParseTuple(args, "O!K|OO", &SigSetType, &seen, &seed, &names, &funcs))
+    int quick = 1;
+    if (!PyArg_ParseTuple(args, "O!K|OOp", &SigSetType, &seen, &seed, &names, &funcs, &quick))
         return NULL;
     if (funcs != Py_None && !PyAnySet_Check(funcs)) {
         PyErr_SetString(PyExc_TypeError, "funcs must be a set of names");
@@ -1990,7 +2028,7 @@ static PyObject *unit_classify(PyObject *self, PyObject *args)
         return NULL;
     }
     if (sign(u, seed, names == Py_None ? CUT_NONE : CUT_NAMES,
-             names == Py_None ? NULL : (NamesObject *)names, 1) < 0)
+             names == Py_None ? NULL : (NamesObject *)names, 1, quick ? seen : NULL) < 0)
         return NULL;
     Py_ssize_t n = u->n;
     /* state per record: 1 in todo, 0 not */
@@ -2123,6 +2161,11 @@ static PyObject *unit_visited(PyObject *self, void *c)
     return PyLong_FromLong(((UnitObject *)self)->visited);
 }
 
+static PyObject *unit_pass1_signed(PyObject *self, void *c)
+{
+    return PyLong_FromLong(((UnitObject *)self)->pass1_signed);
+}
+
 static PyObject *unit_first_int(PyObject *self, void *c)
 {
     return PyLong_FromLong(((UnitObject *)self)->first_int);
@@ -2154,7 +2197,8 @@ static PyMethodDef unit_methods[] = {
     {"get", unit_get, METH_VARARGS, "get(offset, default=None): record index of a DIE offset"},
     {"children", unit_children, METH_O, "children(i): kept children of record i"},
     {"has_tag", unit_has_tag, METH_O, "has_tag(tag): whether any kept DIE has this tag"},
-    {"classify", unit_classify, METH_VARARGS, "classify(seen, seed) -> record indexes to read"},
+    {"classify", unit_classify, METH_VARARGS,
+     "classify(seen, seed, names=None, funcs=None, quick=True) -> record indexes to read"},
     {"sig", unit_sig, METH_O, "sig(i): the type signature of record i, or None"},
     {"signed", unit_signed, METH_O, "signed(indexes) -> [(i, sig)] for those with a signature"},
     {"tagged", unit_tagged, METH_VARARGS, "tagged(indexes, tags) -> the indexes with one of tags"},
@@ -2164,6 +2208,8 @@ static PyMethodDef unit_methods[] = {
 static PyGetSetDef unit_getset[] = {
     {"visited", unit_visited, NULL, "DIEs read, kept or not", NULL},
     {"first_int", unit_first_int, NULL, "record index of the first base type `int`, -1", NULL},
+    {"pass1_signed", unit_pass1_signed, NULL,
+     "definitions the last classify signed from pass 1's table", NULL},
     {NULL}
 };
 

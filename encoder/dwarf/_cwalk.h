@@ -59,6 +59,7 @@ typedef struct {
     uint64_t *sig;            /* 2 per record; valid where sigok */
     uint8_t *sigok;
     int32_t first_int;
+    int32_t pass1_signed;     /* classify: definitions signed from pass 1's table */
     /* DIE offset -> record index + 1 (0: empty), open addressing */
     int32_t *at;
     uint64_t at_mask;
