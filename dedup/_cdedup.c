@@ -487,6 +487,80 @@ fail:
 }
 
 /* ------------------------------------------------------------------------ */
+/* A merged unit's survivors, renumbered                                     */
+
+/* Graph._compact's final(): what x resolves to, a unit type by its new id */
+static Py_ssize_t final_id(const Lists *g, const Py_ssize_t *nid, Py_ssize_t g0, Py_ssize_t x)
+{
+    x = resolve(g, x);
+    if (x == -3) return -3;
+    if (x < g0) return x;
+    if (nid[x - g0] < 0) {
+        PyErr_Format(PyExc_ValueError, "dedup: unit type %zd resolves to a dropped type", x);
+        return -3;
+    }
+    return nid[x - g0];
+}
+
+/* renumber(ref, map, g0, end) -> (unit map as uint32 bytes, nid, keep, kept
+ * refs): Graph._renumber, which says what each is. */
+static PyObject *renumber(PyObject *self, PyObject *args)
+{
+    PyObject *ref, *mp;
+    Py_ssize_t g0, end;
+    if (!PyArg_ParseTuple(args, "O!O!nn", &PyList_Type, &ref, &PyList_Type, &mp, &g0, &end))
+        return NULL;
+    if (g0 < 0 || end < g0 || end > PyList_GET_SIZE(mp) || end > PyList_GET_SIZE(ref))
+        return PyErr_Format(PyExc_IndexError, "dedup: unit [%zd, %zd) out of range", g0, end);
+    Lists g = { NULL, ref, mp, NULL };
+    Py_ssize_t n = end - g0;
+    Py_ssize_t *nid = PyMem_Malloc((n ? n : 1) * sizeof(Py_ssize_t));
+    PyObject *raw = PyBytes_FromStringAndSize(NULL, n * 4);
+    PyObject *nids = PyList_New(n), *keep = PyList_New(0), *kept = PyList_New(0);
+    PyObject *out = NULL;
+    if (!nid || !raw || !nids || !keep || !kept) { PyErr_NoMemory(); goto done; }
+    Py_ssize_t k = g0;
+    for (Py_ssize_t x = g0; x < end; x++) {
+        Py_ssize_t m = map_at(&g, x);
+        if (m == -3) goto done;
+        nid[x - g0] = m == x ? k++ : UNSET;
+        PyObject *o = PyLong_FromSsize_t(nid[x - g0]);
+        if (!o) goto done;
+        PyList_SET_ITEM(nids, x - g0, o);
+        if (m == x && PyList_Append(keep, PyList_GET_ITEM(mp, x)) < 0) goto done;
+    }
+    uint32_t *um = (uint32_t *)PyBytes_AS_STRING(raw);
+    for (Py_ssize_t x = g0; x < end; x++) {
+        Py_ssize_t f = final_id(&g, nid, g0, x);
+        if (f == -3) goto done;
+        um[x - g0] = (uint32_t)f;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(keep); i++) {
+        Py_ssize_t x = PyLong_AsSsize_t(PyList_GET_ITEM(keep, i));
+        PyObject *rs = PyList_GET_ITEM(ref, x);
+        if (!PyTuple_Check(rs)) { PyErr_SetString(PyExc_TypeError, "dedup: refs must be tuples"); goto done; }
+        Py_ssize_t nr = PyTuple_GET_SIZE(rs);
+        PyObject *t = PyTuple_New(nr);
+        if (!t || PyList_Append(kept, t) < 0) { Py_XDECREF(t); goto done; }
+        Py_DECREF(t);
+        for (Py_ssize_t j = 0; j < nr; j++) {
+            Py_ssize_t r = PyLong_AsSsize_t(PyTuple_GET_ITEM(rs, j));
+            if (r == -1 && PyErr_Occurred()) goto done;
+            Py_ssize_t f = final_id(&g, nid, g0, r);
+            if (f == -3) goto done;
+            PyObject *o = PyLong_FromSsize_t(f);
+            if (!o) goto done;
+            PyTuple_SET_ITEM(t, j, o);
+        }
+    }
+    out = PyTuple_Pack(4, raw, nids, keep, kept);
+done:
+    PyMem_Free(nid);
+    Py_XDECREF(raw); Py_XDECREF(nids); Py_XDECREF(keep); Py_XDECREF(kept);
+    return out;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Which of a unit's types reach a declaration                              */
 
 /* reach_declarations(labels, refs, first, known_first, known_dirty,
@@ -719,6 +793,8 @@ static PyMethodDef methods[] = {
     {"reach_declarations", reach_declarations, METH_VARARGS,
      "reach_declarations(labels, refs, first, known_first, known_dirty, base_dirty) -> "
      "bytearray"},
+    {"renumber", renumber, METH_VARARGS,
+     "renumber(ref, map, g0, end) -> (unit map bytes, nid, keep, kept refs)"},
     {"classes", classes, METH_VARARGS,
      "classes(labels, succ, cls, start, keys, n, cycle) -> n: Partition.extend's sweep"},
     {NULL}

@@ -751,10 +751,13 @@ class Graph:
 
     # -- end of a unit -----------------------------------------------------
 
-    def _compact(self, g0: int, end: int) -> array.array:
-        """Keep the unit's new canonical types (renumbered densely after the
-        store), drop the rest, and fix every id that pointed into the unit."""
-        lab, ref, mp = self.lab, self.ref, self.map
+    def _renumber(self, g0: int, end: int) -> tuple[bytes, list, list, list]:
+        """`_cdedup.renumber`: the unit's canonical types (mapped to
+        themselves) numbered densely from g0 in order.  Returns the unit's
+        map (each type's final id, uint32 bytes), `nid` (unit type -> its
+        new id, UNSET if dropped), the kept types and their refs renumbered;
+        a type's final id is that of what it resolves to (a store id stays)."""
+        ref, mp = self.ref, self.map
         resolve = self.resolve
         nid = [UNSET] * (end - g0)
         k = g0
@@ -769,9 +772,25 @@ class Graph:
             x = resolve(x)
             return nid[x - g0] if x >= g0 else x
 
-        unit_map = array.array("I", [final(g) for g in range(g0, end)])
+        unit_map = array.array("I", [final(g) for g in range(g0, end)]).tobytes()
+        return unit_map, nid, keep, [tuple([final(r) for r in ref[g]]) for g in keep]
+
+    def _compact(self, g0: int, end: int) -> array.array:
+        """Keep the unit's new canonical types (renumbered densely after the
+        store), drop the rest, and fix every id that pointed into the unit."""
+        lab, ref, mp = self.lab, self.ref, self.map
+        resolve = self.resolve
+        raw, nid, keep, kept_refs = self._renumber(g0, end) if _cdedup is None else \
+            _cdedup.renumber(ref, mp, g0, end)
+
+        def final(x: int) -> int:
+            x = resolve(x)
+            return nid[x - g0] if x >= g0 else x
+
+        unit_map = array.array("I")
+        unit_map.frombytes(raw)
         touched = {s: final(s) for s in self._touched}
-        kept = [(lab[g], tuple([final(r) for r in ref[g]])) for g in keep]
+        kept = list(zip([lab[g] for g in keep], kept_refs))
         prim = self.prim_table
         new_prim = [(lg, final(prim[lg])) for lg in self._new_prim]
         table = self.ref_table
