@@ -53,6 +53,7 @@ and sized up to the last one's end.
 from __future__ import annotations
 
 import re
+from itertools import compress, islice
 from dataclasses import dataclass, field
 
 from .btf.kinds import Kind
@@ -94,9 +95,9 @@ class FunctionTable:
     def from_symbols(cls, symbols) -> "FunctionTable":
         if symbols is None:
             return cls(set())
-        names = symbols.names()
-        types = symbols.types
-        return cls({names[i] for i in range(1, len(names)) if types[i] == STT.FUNC and names[i]})
+        funcs = compress(islice(symbols.names(), 1, None),
+                         islice(symbols.of_type_mask(STT.FUNC), 1, None))
+        return cls(set(funcs) - {""})
 
     def select(self, f: FuncCandidate) -> str | None:
         """None if `f` becomes a FUNC (and claim its name), else the reason not."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from array import array
+from itertools import accumulate
 
 from ..errors import ElfError
 from .consts import SHN_XINDEX, SHT, STB, STT
@@ -124,15 +125,22 @@ class Symbols:
 
     def names(self) -> list[str]:
         """All names, decoded once and kept (one str per symbol: use when
-        most of them are needed)."""
+        most of them are needed).  An ASCII table (any kernel's) is decoded
+        in one piece and split at its NULs; only offsets into the middle of
+        a string (a linker merged the name into another's tail) are decoded
+        one by one."""
         if self._names is None:
             lo, hi = self._str_start, self._str_start + self._str_size
             table = self._strs[lo:hi]
             if not isinstance(table, bytes):
                 table = bytes(table)
             cache: dict[int, str] = {}
-            out = []
-            for i, off in enumerate(self.name_offsets):
+            if table.isascii():
+                parts = table.decode("ascii").split("\0")
+                cache = dict(zip(accumulate((len(p) + 1 for p in parts), initial=0), parts))
+            out = list(map(cache.get, self.name_offsets))
+            for i in [i for i, s in enumerate(out) if s is None]:
+                off = self.name_offsets[i]
                 s = cache.get(off)
                 if s is None:
                     if off >= len(table):
@@ -142,9 +150,14 @@ class Symbols:
                     end = table.find(b"\0", off)
                     s = cache[off] = table[off:end if end >= 0 else len(table)].decode(
                         "utf-8", "replace")
-                out.append(s)
+                out[i] = s
             self._names = out
         return self._names
+
+    def of_type_mask(self, stt: int) -> bytes:
+        """One byte per symbol, 1 where its type is `stt` (itertools.compress's
+        selector: no Python work per symbol)."""
+        return self.types.translate(bytes(t == stt for t in range(256)))
 
     def type(self, i: int) -> int:
         return self.types[i]
