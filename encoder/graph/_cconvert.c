@@ -4,7 +4,13 @@
  * the model's dataclasses in between.
  *
  * types(unit, todo, first_id, known_first, float, enum64, pointer_size,
- *       little_endian) -> (labels, refs, ids, known, int_id, needs_int, signed)
+ *       little_endian, makers=None)
+ *     -> (labels, refs, ids, known, int_id, needs_int, signed, candidates)
+ *
+ * Given `makers` (the classes FuncCandidate, VarCandidate, FuncProto, Param
+ * and the unit's DW_OP_addrx resolver), it also makes the function and
+ * variable candidates of the todo records, as convert() would next:
+ * `candidates` is (funcs, vars), else None.
  *
  * The contract is convert._Unit's: the same ids in the same order, the same
  * known references (their signatures) in the order the makers meet them,
@@ -29,7 +35,8 @@ enum {
     T_ARRAY = 0x01, T_CLASS = 0x02, T_ENUMERATION = 0x04, T_FORMAL_PARAMETER = 0x05,
     T_MEMBER = 0x0d, T_POINTER = 0x0f, T_STRUCTURE = 0x13, T_SUBROUTINE = 0x15,
     T_TYPEDEF = 0x16, T_UNION = 0x17, T_UNSPECIFIED_PARAMETERS = 0x18, T_SUBRANGE = 0x21,
-    T_BASE = 0x24, T_CONST = 0x26, T_ENUMERATOR = 0x28, T_PACKED = 0x2d, T_VOLATILE = 0x35,
+    T_BASE = 0x24, T_CONST = 0x26, T_ENUMERATOR = 0x28, T_PACKED = 0x2d, T_SUBPROGRAM = 0x2e,
+    T_VOLATILE = 0x35, T_VARIABLE = 0x34,
     T_RESTRICT = 0x37, T_UNSPECIFIED_TYPE = 0x3b, T_SHARED = 0x40, T_ATOMIC = 0x47,
     T_IMMUTABLE = 0x4b,
 };
@@ -604,6 +611,187 @@ static int run(Cv *c, PyObject *todo_list)
     return 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Function and variable candidates (convert._Unit.function, .variable)      */
+
+/* The classes the candidates are made of, and the unit's DW_OP_addrx resolver */
+typedef struct {
+    PyObject *func, *var, *proto, *param, *addrx;
+} Makers;
+
+/* origin_chain(): the field of record i, else of its abstract origin, else
+ * of its specification, at most 8 records deep; NULL for None */
+static const Val *origin_chain(Cv *c, int32_t i, int f)
+{
+    for (int seen = 0; i >= 0 && seen < 8; seen++) {
+        const Val *v = fld(c, i, f);
+        if (v) return v;
+        int32_t nxt = die_of(c, fld(c, i, F_AO));
+        i = nxt >= 0 ? nxt : die_of(c, fld(c, i, F_SPEC));
+    }
+    return NULL;
+}
+
+/* A value as the record's tuple holds it (None when absent) */
+static PyObject *obj_of(Cv *c, const Val *v)
+{
+    return v ? api->val_obj(c->u, v) : Py_NewRef(Py_None);
+}
+
+/* _Unit.proto(): the FuncProto of subprogram or subroutine record i with
+ * return type `ret`; *named: every parameter has a name; *listed: how many
+ * formal parameters the record has. */
+static PyObject *proto_of(Cv *c, const Makers *mk, int32_t i, const Val *ret, int *named,
+                          Py_ssize_t *listed)
+{
+    UnitObject *u = c->u;
+    PyObject *params = PyList_New(0);
+    int vararg = 0;
+    *named = 1;
+    *listed = 0;
+    for (int32_t p = u->recs[i].first_child; params && p >= 0; p = u->recs[p].next_sib) {
+        int32_t tag = u->recs[p].tag;
+        if (tag == T_UNSPECIFIED_PARAMETERS) { vararg = 1; continue; }
+        if (tag != T_FORMAL_PARAMETER) continue;
+        const Val *name = fld(c, p, F_NAME), *ptype = fld(c, p, F_TYPE);
+        int32_t o = die_of(c, fld(c, p, F_AO));
+        if (o >= 0) {
+            if (!name) name = fld(c, o, F_NAME);
+            if (!ptype) ptype = fld(c, o, F_TYPE);
+        }
+        PyObject *nm = name_of(c, name), *param = NULL;
+        int64_t r;
+        if (nm) {
+            *named = *named && PyUnicode_GET_LENGTH(nm) > 0;
+            if (ref(c, ptype, &r) == 0)
+                param = PyObject_CallFunction(mk->param, "OL", nm, (long long)r);
+        }
+        Py_XDECREF(nm);
+        if (!param || PyList_Append(params, param) < 0) Py_CLEAR(params);
+        Py_XDECREF(param);
+        ++*listed;
+    }
+    if (params && vararg) {
+        PyObject *param = PyObject_CallFunction(mk->param, "si", "", 0);
+        if (!param || PyList_Append(params, param) < 0) Py_CLEAR(params);
+        Py_XDECREF(param);
+    }
+    int64_t r;
+    if (params && PyList_GET_SIZE(params) > MAX_VLEN) {
+        fallback("too many parameters");
+        Py_CLEAR(params);
+    }
+    if (!params || ref(c, ret, &r) < 0) { Py_XDECREF(params); return NULL; }
+    PyObject *proto = PyObject_CallFunction(mk->proto, "LO", (long long)r, params);
+    Py_DECREF(params);
+    return proto;
+}
+
+/* _Unit.function() of subprogram record i, without decl tags or flags */
+static PyObject *function(Cv *c, const Makers *mk, int32_t i)
+{
+    const Val *ret = origin_chain(c, i, F_TYPE);
+    int named;
+    Py_ssize_t listed;
+    PyObject *proto = proto_of(c, mk, i, ret, &named, &listed), *own = NULL;
+    if (!proto) return NULL;
+    const Val *ao = fld(c, i, F_AO);
+    int32_t o = die_of(c, ao);
+    if (!listed && ao && o >= 0) {
+        /* a concrete instance that lists no parameters: its origin's */
+        own = proto;
+        proto = proto_of(c, mk, o, ret, &named, &listed);
+        if (!proto) { Py_DECREF(own); return NULL; }
+        PyObject *a = PyObject_GetAttrString(proto, "params");
+        PyObject *b = PyObject_GetAttrString(own, "params");
+        int differ = a && b ? PyList_GET_SIZE(a) != PyList_GET_SIZE(b) : -1;
+        Py_XDECREF(a); Py_XDECREF(b);
+        if (differ < 0) { Py_DECREF(own); Py_DECREF(proto); return NULL; }
+        if (!differ) Py_CLEAR(own);
+    }
+    const Val *ext = origin_chain(c, i, F_EXTERNAL);
+    PyObject *name = obj_of(c, origin_chain(c, i, F_NAME));
+    PyObject *low_pc = obj_of(c, fld(c, i, F_LOWPC));
+    PyObject *out = NULL;
+    if (name && low_pc)
+        out = PyObject_CallFunction(mk->func, "OOOOONNKiO", name, proto,
+                                    truthy(fld(c, i, F_DECL)) ? Py_True : Py_False,
+                                    truthy(ext) ? Py_True : Py_False, low_pc,
+                                    PyBool_FromLong(named), PyList_New(0),
+                                    (unsigned long long)c->u->recs[i].off, 0,
+                                    own ? own : Py_None);
+    Py_XDECREF(name); Py_XDECREF(low_pc);
+    Py_DECREF(proto); Py_XDECREF(own);
+    return out;
+}
+
+/* _location_address(): a DW_OP_addr / DW_OP_addrx location's address, else None */
+static PyObject *location_address(Cv *c, const Makers *mk, const Val *loc)
+{
+    if (!loc || (loc->kind != V_BLOCK && loc->kind != V_B16) || !loc->len)
+        Py_RETURN_NONE;
+    const uint8_t *p = (const uint8_t *)c->u->data.buf + loc->v;
+    if (p[0] == 0x03 && loc->len > (uint32_t)c->psize) {            /* DW_OP_addr */
+        uint64_t a = 0;
+        for (int k = 0; k < c->psize; k++) a |= (uint64_t)p[1 + k] << (8 * k);
+        return PyLong_FromUnsignedLongLong(a);
+    }
+    if ((p[0] == 0xa1 || p[0] == 0xfb) && mk->addrx != Py_None) {  /* DW_OP_(GNU_)addrx */
+        uint64_t index = 0;
+        for (uint32_t k = 1, shift = 0; k < loc->len; k++, shift += 7) {
+            if (shift > 63) return fallback("a long ULEB128 operand"), NULL;
+            index |= (uint64_t)(p[k] & 0x7f) << shift;
+            if (!(p[k] & 0x80))
+                return PyObject_CallFunction(mk->addrx, "K", (unsigned long long)index);
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+/* _Unit.variable() of unit-level variable record i, without decl tags */
+static PyObject *variable(Cv *c, const Makers *mk, int32_t i)
+{
+    int32_t spec = die_of(c, fld(c, i, F_SPEC));
+    int32_t s = spec >= 0 ? spec : i;
+    const Val *name = fld(c, i, F_NAME), *type = fld(c, i, F_TYPE);
+    int64_t t;
+    if (ref(c, type ? type : fld(c, s, F_TYPE), &t) < 0) return NULL;
+    PyObject *nm = obj_of(c, name ? name : fld(c, s, F_NAME));
+    PyObject *addr = nm ? location_address(c, mk, fld(c, i, F_LOC)) : NULL;
+    PyObject *out = NULL;
+    if (addr)
+        out = PyObject_CallFunction(mk->var, "OLOOOONK", nm, (long long)t, addr,
+                                    truthy(fld(c, s, F_EXTERNAL)) || truthy(fld(c, i, F_EXTERNAL))
+                                        ? Py_True : Py_False,
+                                    truthy(fld(c, i, F_DECL)) ? Py_True : Py_False,
+                                    spec >= 0 ? Py_True : Py_False, PyList_New(0),
+                                    (unsigned long long)c->u->recs[i].off);
+    Py_XDECREF(nm); Py_XDECREF(addr);
+    return out;
+}
+
+/* convert()'s loop over the todo records: (funcs, vars) */
+static PyObject *candidates(Cv *c, const Makers *mk)
+{
+    UnitObject *u = c->u;
+    PyObject *funcs = PyList_New(0), *vars = PyList_New(0);
+    for (Py_ssize_t k = 0; funcs && vars && k < c->nt; k++) {
+        int32_t i = c->order[k];
+        const Rec *r = &u->recs[i];
+        PyObject *o;
+        if (r->tag == T_SUBPROGRAM) {
+            if (!(o = function(c, mk, i)) || PyList_Append(funcs, o) < 0) Py_CLEAR(funcs);
+        } else if (r->tag == T_VARIABLE && r->parent == -1) {
+            if (!(o = variable(c, mk, i)) || PyList_Append(vars, o) < 0) Py_CLEAR(vars);
+        } else {
+            continue;
+        }
+        Py_XDECREF(o);
+    }
+    if (!funcs || !vars) { Py_XDECREF(funcs); Py_XDECREF(vars); return NULL; }
+    return Py_BuildValue("(NN)", funcs, vars);
+}
+
 /* _Unit.signed(): (signature, id) of each todo record with a signature,
  * in todo order; None if one has no id yet (a type the makers did not
  * reach: convert.py's type_of decides it after the functions, as before). */
@@ -627,11 +815,17 @@ static PyObject *signed_pairs(Cv *c)
 
 static PyObject *types(PyObject *self, PyObject *args)
 {
-    PyObject *unit, *todo;
+    PyObject *unit, *todo, *makers = Py_None;
     long long first_id, known_first;
     int opt_float, opt_enum64, psize, little;
-    if (!PyArg_ParseTuple(args, "O!OLLppip", api->unit_type, &unit, &todo, &first_id,
-                          &known_first, &opt_float, &opt_enum64, &psize, &little))
+    if (!PyArg_ParseTuple(args, "O!OLLppip|O", api->unit_type, &unit, &todo, &first_id,
+                          &known_first, &opt_float, &opt_enum64, &psize, &little, &makers))
+        return NULL;
+    Makers mk;
+    if (makers != Py_None && !PyArg_ParseTuple(makers, "OOOOO;makers: (FuncCandidate, "
+                                               "VarCandidate, FuncProto, Param, addrx)",
+                                               &mk.func, &mk.var, &mk.proto, &mk.param,
+                                               &mk.addrx))
         return NULL;
     if (todo != Py_None && !(todo = PySequence_Fast(todo, "todo: record indexes or None")))
         return NULL;
@@ -658,6 +852,8 @@ static PyObject *types(PyObject *self, PyObject *args)
     c.psize = psize;
     c.little = little;
     if (run(&c, todo) < 0) goto done;
+    PyObject *cands = makers == Py_None ? Py_NewRef(Py_None) : candidates(&c, &mk);
+    if (!cands) goto done;
     PyObject *ids = PyDict_New();
     for (Py_ssize_t i = 0; ids && i < n; i++) {
         if (c.ids[i] == NOID) continue;
@@ -667,12 +863,12 @@ static PyObject *types(PyObject *self, PyObject *args)
         Py_XDECREF(v);
         if (bad) Py_CLEAR(ids);
     }
-    if (!ids) goto done;
+    if (!ids) { Py_DECREF(cands); goto done; }
     PyObject *pairs = c.signed_mode ? signed_pairs(&c) : Py_NewRef(Py_None);
-    if (!pairs) { Py_DECREF(ids); goto done; }
-    out = Py_BuildValue("(OONON" "ON)", c.labels, c.refs, ids, c.known,
+    if (!pairs) { Py_DECREF(ids); Py_DECREF(cands); goto done; }
+    out = Py_BuildValue("(OONON" "ONN)", c.labels, c.refs, ids, c.known,
                         c.has_int ? PyLong_FromLongLong(c.int_id) : Py_NewRef(Py_None),
-                        c.needs_int ? Py_True : Py_False, pairs);
+                        c.needs_int ? Py_True : Py_False, pairs, cands);
 done:
     Py_XDECREF(c.labels);
     Py_XDECREF(c.refs);
@@ -687,8 +883,8 @@ done:
 
 static PyMethodDef methods[] = {
     {"types", types, METH_VARARGS,
-     "types(unit, todo, first_id, known_first, float, enum64, pointer_size, little_endian)"
-     " -> (labels, refs, ids, known, int_id, needs_int, signed)"},
+     "types(unit, todo, first_id, known_first, float, enum64, pointer_size, little_endian,"
+     " makers=None) -> (labels, refs, ids, known, int_id, needs_int, signed, candidates)"},
     {NULL}
 };
 

@@ -190,6 +190,7 @@ class _Unit:
         self.new = set(self.todo) if known is not None else None
         self.known_sigs: list[bytes] = []
         self.signed_pairs: list[tuple[bytes, int]] | None = None   # signed(), if C knew it
+        self.candidates: tuple[list, list] | None = None   # convert()'s, if C made them
         self.addrx = addrx
         self.producer = producer
         self.loclist = loclist
@@ -302,6 +303,8 @@ class _Unit:
                     self.children.setdefault(p, []).append(i)
         if not self.compiled_types():
             self.make_types()
+        elif self.candidates is not None:
+            return self.candidates
         if self.opts.func_facts:
             self.func_flags = _FuncFacts(self).flags()
         funcs, vars_ = [], []
@@ -327,10 +330,14 @@ class _Unit:
             return False
         from ..dwarf.fast import Fallback
         o = self.opts
+        # the candidates too, unless func_facts wants their flags first
+        makers = None if o.func_facts else (FuncCandidate, VarCandidate, FuncProto, Param,
+                                            self.addrx)
         try:
-            labels, refs, ids, known, int_id, needs_int, signed = _compiled_types(
-                dies, self.todo if self.partial else None, self.first_id,
-                self.known_first, o.float, o.enum64, o.pointer_size, o.little_endian)
+            labels, refs, ids, known, int_id, needs_int, signed, self.candidates = \
+                _compiled_types(dies, self.todo if self.partial else None, self.first_id,
+                                self.known_first, o.float, o.enum64, o.pointer_size,
+                                o.little_endian, makers)
         except Fallback:
             return False
         self.labels, self.refs, self.ids = labels, refs, ids
