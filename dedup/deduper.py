@@ -66,6 +66,13 @@ class UnitMap:
     def __len__(self) -> int:
         return self.first + len(self.own)
 
+    def ids(self, type_ids) -> tuple[int, ...]:
+        """[self[t] for t in type_ids] as a tuple, in one call."""
+        first, own, known_first, known = self.first, self.own, self.known_first, self.known
+        return tuple([own[t - first] if t >= first else
+                      known[t - known_first] if known and t >= known_first else t
+                      for t in type_ids])
+
     def tobytes(self) -> bytes:
         """The map's content (for hashing a run's result)."""
         return self.first.to_bytes(8, "little") + self.known.tobytes() + self.own.tobytes()

@@ -295,25 +295,34 @@ class Interner:
     def add(self, t) -> int:
         return self.intern(*to_compact(t))
 
-    def intern(self, label: tuple, refs: tuple) -> int:
+    def intern(self, label: tuple, refs: tuple, make=from_compact) -> int:
         """The id of the type dedup would call (label, refs), made only if
-        new: most functions share a prototype already there."""
+        new (by `make(label, refs)`): most functions share a prototype
+        already there."""
         key = (label, refs)
         type_id = self.base.get(key)
         if type_id is None:
             type_id = self.index.get(key)
             if type_id is None:
-                type_id = self.index[key] = self.btf.add(from_compact(label, refs))
+                type_id = self.index[key] = self.btf.add(make(label, refs))
         return type_id
 
     def proto(self, p: FuncProto, m) -> int:
         """`p` (unit-local ids) with its ids mapped through `m`, interned."""
         params = p.params
         return self.intern((FUNC_PROTO, "", *[x.name for x in params]),
-                           (m[p.ret], *[m[x.type] for x in params]))
+                           m.ids([p.ret, *[x.type for x in params]]))
 
     def func(self, name: str, proto_id: int) -> int:
-        return self.intern((FUNC, name, int(FuncLinkage.STATIC)), (proto_id,))
+        return self.intern((FUNC, name, _STATIC), (proto_id,), _static_func)
+
+
+_STATIC = int(FuncLinkage.STATIC)
+
+
+def _static_func(label: tuple, refs: tuple) -> Func:
+    """from_compact of a static FUNC's (label, refs), without the enum lookup"""
+    return Func(label[1], refs[0], FuncLinkage.STATIC)
 
 
 def _remap_proto(p: FuncProto, m: array.array) -> FuncProto:
