@@ -598,7 +598,7 @@ static PyObject *walk(PyObject *self, PyObject *args)
     u->owner = NULL; u->has_str = u->has_lstr = 0; u->uoff = uoff; u->visited = 1;
     u->first_int = -1;
     u->pass1_signed = 0;
-    u->at = NULL; u->at_mask = 0;
+    u->at = NULL; u->at_base = u->at_n = 0;
     memset(&u->data, 0, sizeof(Py_buffer));
     memset(&u->str, 0, sizeof(Py_buffer));
     memset(&u->lstr, 0, sizeof(Py_buffer));
@@ -853,22 +853,22 @@ static PyObject *unit_item(PyObject *self, Py_ssize_t i)
     return record(u, i);
 }
 
-static inline uint64_t at_slot(uint64_t off, uint64_t mask)
-{
-    return (off * 0x9e3779b97f4a7c15ULL >> 29) & mask;
-}
+/* Bytes of .debug_info per slot of a unit's offset index (vmlinux keeps a
+ * DIE every ~13 bytes) */
+#define AT_SHIFT 4
 
 /* The record index of the DIE at `off`, or -1.  References are looked up
- * millions of times per kernel (signatures, the encoder's get): a hash of
- * the offsets, built when the walk ends, answers in one or two probes. */
+ * millions of times per kernel (signatures, the encoder's get).  Records
+ * are in offset order, so a slot per 16 bytes says where to start: one or
+ * two steps to the record, and the index fills in one pass in order (a
+ * hash table's scattered stores were a quarter of the walk). */
 static Py_ssize_t find(UnitObject *u, uint64_t off)
 {
-    if (!u->at) return -1;
-    for (uint64_t j = at_slot(off, u->at_mask);; j = (j + 1) & u->at_mask) {
-        int32_t i = u->at[j];
-        if (!i) return -1;
-        if (u->recs[i - 1].off == off) return i - 1;
-    }
+    if (!u->at || off < u->at_base || ((off - u->at_base) >> AT_SHIFT) >= u->at_n)
+        return -1;
+    Py_ssize_t i = u->at[(off - u->at_base) >> AT_SHIFT];
+    while (u->recs[i].off < off) i++;     /* stops: the last record is past off */
+    return u->recs[i].off == off ? i : -1;
 }
 
 /* Slots for an open-addressing table of n keys: a power of two, at most
@@ -882,14 +882,16 @@ static inline Py_ssize_t table_room(Py_ssize_t n)
 
 static int index_offsets(UnitObject *u)
 {
-    uint64_t cap = (uint64_t)table_room(u->n);
-    u->at = PyMem_RawCalloc(cap, sizeof(int32_t));
+    if (!u->n) return 0;
+    u->at_base = u->recs[0].off;
+    u->at_n = ((u->recs[u->n - 1].off - u->at_base) >> AT_SHIFT) + 1;
+    u->at = PyMem_RawMalloc(u->at_n * sizeof(int32_t));
     if (!u->at) return -1;
-    u->at_mask = cap - 1;
-    for (Py_ssize_t i = 0; i < u->n; i++) {
-        uint64_t j = at_slot(u->recs[i].off, u->at_mask);
-        while (u->at[j]) j = (j + 1) & u->at_mask;
-        u->at[j] = (int32_t)(i + 1);
+    Py_ssize_t i = 0;
+    for (uint64_t b = 0; b < u->at_n; b++) {
+        uint64_t start = u->at_base + (b << AT_SHIFT);
+        while (u->recs[i].off < start) i++;
+        u->at[b] = (int32_t)i;
     }
     return 0;
 }

@@ -60,9 +60,10 @@ typedef struct {
     uint8_t *sigok;
     int32_t first_int;
     int32_t pass1_signed;     /* classify: definitions signed from pass 1's table */
-    /* DIE offset -> record index + 1 (0: empty), open addressing */
+    /* DIE offset -> record index: per AT_STEP bytes from the first
+     * record's offset, the first record at or after them */
     int32_t *at;
-    uint64_t at_mask;
+    uint64_t at_base, at_n;
 } UnitObject;
 
 /* The value of `field` in record r (the last one given), or NULL. */
