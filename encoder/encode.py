@@ -159,19 +159,10 @@ def _jobs(req: Request, units: list, signed: bool = True) -> int:
     return 1
 
 
-# What forked workers inherit: set just before the pool forks them.
-_fork: dict = {}
-
-
-def _worker_unit(unit) -> UnitTypes | None:
-    f = _fork
-    return _convert_unit(f["dwarf"], unit, f["first_id"], f["opts"], f["lang_exclude"],
-                         f["signing"], f["variables"])
-
-
 def _unit_results(req: Request, dwarf, first_id: int, opts: Options,
                   signing: Signing | None, variables: VariableTable) -> Iterator:
-    """(unit, UnitTypes | None) in unit order, from this process or a pool.
+    """(unit, UnitTypes | None) in unit order, from this process or forked
+    workers (forked.ordered).
 
     Workers take units in order, a few at a time, and each skips the types
     it has itself converted before: a worker's SigSet is its own copy of
@@ -181,20 +172,17 @@ def _unit_results(req: Request, dwarf, first_id: int, opts: Options,
     first is converted twice and merged by dedup, so the output does not
     depend on the number of jobs."""
     units = list(dwarf.units())
-    if _jobs(req, units, signing is not None) <= 1:
+
+    def one(unit) -> UnitTypes | None:
+        return _convert_unit(dwarf, unit, first_id, opts, req.lang_exclude, signing, variables)
+
+    jobs = _jobs(req, units, signing is not None)
+    if jobs <= 1:
         for unit in units:
-            yield unit, _convert_unit(dwarf, unit, first_id, opts, req.lang_exclude, signing,
-                                      variables)
+            yield unit, one(unit)
         return
-    import multiprocessing
-    ctx = multiprocessing.get_context("fork")
-    _fork.update(dwarf=dwarf, first_id=first_id, opts=opts, lang_exclude=req.lang_exclude,
-                 signing=signing, variables=variables)
-    try:
-        with ctx.Pool(req.jobs) as pool:
-            yield from zip(units, pool.imap(_worker_unit, units, chunksize=4))
-    finally:
-        _fork.clear()
+    from .forked import ordered
+    yield from ordered(one, units, jobs)
 
 
 # --- the pipeline ---------------------------------------------------------------------
