@@ -560,6 +560,56 @@ done:
     return out;
 }
 
+/* dense_refs(ref, map, canon, spos, base_end) -> list of tuples:
+ * Graph._dense_refs, which says what each is. */
+static PyObject *dense_refs(PyObject *self, PyObject *args)
+{
+    PyObject *ref, *mp, *canon, *spos;
+    Py_ssize_t bend;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!n", &PyList_Type, &ref, &PyList_Type, &mp,
+                          &PyList_Type, &canon, &PyList_Type, &spos, &bend))
+        return NULL;
+    Lists g = { NULL, ref, mp, NULL };
+    Py_ssize_t n = PyList_GET_SIZE(canon), ns = PyList_GET_SIZE(spos);
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t k = 0; out && k < n; k++) {
+        Py_ssize_t x = PyLong_AsSsize_t(PyList_GET_ITEM(canon, k));
+        if (x < 0 || x >= PyList_GET_SIZE(ref)) {
+            if (!PyErr_Occurred()) out_of_range(x);
+            Py_CLEAR(out);
+            break;
+        }
+        PyObject *rs = PyList_GET_ITEM(ref, x);
+        if (!PyTuple_Check(rs)) {
+            PyErr_SetString(PyExc_TypeError, "dedup: refs must be tuples");
+            Py_CLEAR(out);
+            break;
+        }
+        Py_ssize_t nr = PyTuple_GET_SIZE(rs);
+        PyObject *t = PyTuple_New(nr);
+        if (!t) { Py_CLEAR(out); break; }
+        PyList_SET_ITEM(out, k, t);
+        for (Py_ssize_t j = 0; j < nr; j++) {
+            Py_ssize_t r = PyLong_AsSsize_t(PyTuple_GET_ITEM(rs, j));
+            if (r == -1 && PyErr_Occurred()) { Py_CLEAR(out); break; }
+            r = resolve(&g, r);
+            if (r == -3) { Py_CLEAR(out); break; }
+            PyObject *o;
+            if (r < bend) {
+                o = PyLong_FromSsize_t(r);
+            } else if (r - bend < ns) {
+                o = Py_NewRef(PyList_GET_ITEM(spos, r - bend));
+            } else {
+                out_of_range(r);
+                o = NULL;
+            }
+            if (!o) { Py_CLEAR(out); break; }
+            PyTuple_SET_ITEM(t, j, o);
+        }
+    }
+    return out;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Which of a unit's types reach a declaration                              */
 
@@ -793,6 +843,8 @@ static PyMethodDef methods[] = {
     {"reach_declarations", reach_declarations, METH_VARARGS,
      "reach_declarations(labels, refs, first, known_first, known_dirty, base_dirty) -> "
      "bytearray"},
+    {"dense_refs", dense_refs, METH_VARARGS,
+     "dense_refs(ref, map, canon, spos, base_end) -> each type's refs as settle's nodes"},
     {"renumber", renumber, METH_VARARGS,
      "renumber(ref, map, g0, end) -> (unit map bytes, nid, keep, kept refs)"},
     {"classes", classes, METH_VARARGS,

@@ -852,7 +852,8 @@ class Graph:
             # the base's nodes, then one per canonical store type
             labels, succ, cls = base.scratch()
             labels += [lab[g] for g in canon]
-            succ += [tuple([dense(r) for r in ref[g]]) for g in canon]
+            succ += self._dense_refs(canon, spos) if _cdedup is None else \
+                _cdedup.dense_refs(ref, mp, canon, spos, bend)
 
             def unpack(b: int, labels=labels, succ=succ) -> None:
                 labels[b] = self._unpack(b)
@@ -900,6 +901,18 @@ class Graph:
         mp.extend(range(bend, bend + len(keep)))
         self._tables_for_store()
         return relabel
+
+    def _dense_refs(self, canon: list[int], spos: list[int]) -> list[tuple]:
+        """`_cdedup.dense_refs`: each canonical type's refs as settle's
+        nodes (what a ref resolves to: a base id itself, a store id its
+        position in `canon`, from spos)."""
+        resolve, ref, bend = self.resolve, self.ref, self.base_end
+
+        def dense(x: int) -> int:
+            x = resolve(x)
+            return x if x < bend else spos[x - bend]
+
+        return [tuple([dense(r) for r in ref[g]]) for g in canon]
 
     def _tables_for_store(self) -> None:
         self._tables()
