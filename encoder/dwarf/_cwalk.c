@@ -398,6 +398,16 @@ static Val *new_val(UnitObject *u)
     return &u->vals[u->nvals++];
 }
 
+static int reserve(UnitObject *u, Py_ssize_t nrecs, Py_ssize_t nvals)
+{
+    u->recs = PyMem_Malloc(nrecs * sizeof(Rec));
+    u->vals = PyMem_Malloc(nvals * sizeof(Val));
+    if (!u->recs || !u->vals) { PyErr_NoMemory(); return -1; }
+    u->cap = nrecs;
+    u->vcap = nvals;
+    return 0;
+}
+
 static int grow(UnitObject *u)
 {
     if (u->n < u->cap)
@@ -628,6 +638,11 @@ static PyObject *walk(PyObject *self, PyObject *args)
     x.osz = osz; x.asz = asz; x.uoff = uoff;
 
     Cur c = { (const uint8_t *)u->data.buf, u->data.len, pos0, 0 };
+    /* room for what a unit of this size keeps (a record per ~13 bytes of
+     * vmlinux, ~3 values each), so that growing rarely copies: pages never
+     * written are never faulted in */
+    if (reserve(u, (u->data.len - pos0) / 8 + 256, (u->data.len - pos0) / 3 + 1024) < 0)
+        goto out;
     /* stack of (parent, ctx) */
     Py_ssize_t scap = 64, sn = 0;
     int64_t *stack = PyMem_Malloc(scap * sizeof(int64_t));
@@ -2158,6 +2173,18 @@ static PyObject *unit_tagged(PyObject *self, PyObject *args)
     return out;
 }
 
+/* fit(): give back what the walk reserved beyond the records it kept, for
+ * a unit held a while (pass 1 keeps a module's units for pass 2) */
+static PyObject *unit_fit(PyObject *self, PyObject *unused)
+{
+    UnitObject *u = (UnitObject *)self;
+    Rec *r = u->n ? PyMem_Realloc(u->recs, u->n * sizeof(Rec)) : NULL;
+    if (r) { u->recs = r; u->cap = u->n; }
+    Val *v = u->nvals ? PyMem_Realloc(u->vals, u->nvals * sizeof(Val)) : NULL;
+    if (v) { u->vals = v; u->vcap = u->nvals; }
+    Py_RETURN_NONE;
+}
+
 static PyObject *unit_visited(PyObject *self, void *c)
 {
     return PyLong_FromLong(((UnitObject *)self)->visited);
@@ -2198,6 +2225,7 @@ static PySequenceMethods unit_seq = { .sq_length = unit_len, .sq_item = unit_ite
 static PyMethodDef unit_methods[] = {
     {"get", unit_get, METH_VARARGS, "get(offset, default=None): record index of a DIE offset"},
     {"children", unit_children, METH_O, "children(i): kept children of record i"},
+    {"fit", unit_fit, METH_NOARGS, "fit(): free the room reserved beyond the records"},
     {"has_tag", unit_has_tag, METH_O, "has_tag(tag): whether any kept DIE has this tag"},
     {"classify", unit_classify, METH_VARARGS,
      "classify(seen, seed, names=None, funcs=None, quick=True) -> record indexes to read"},

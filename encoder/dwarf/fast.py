@@ -77,6 +77,8 @@ def _names_over(dwarf: Dwarf, units, lang_exclude, exclude, keep: bool = False):
         dies = walk_unit(dwarf, unit)
         if keep:
             dwarf.walked[unit.offset] = dies
+            if hasattr(dies.dies, "fit"):
+                dies.dies.fit()
         if dies.language in lang_exclude or not hasattr(dies.dies, "classify"):
             continue
         table.add(dies.dies)
