@@ -32,31 +32,49 @@ def ordered(fn: Callable, items: Sequence, jobs: int, chunk: int = 4) -> Iterato
     """(item, fn(item)) for every item, in order, fn run in `jobs` forked
     processes: chunk c of `chunk` consecutive items goes to worker c % jobs,
     so each worker sees its items in order."""
-    fds: list[int] = []
-    pids: list[int] = []
-    try:
-        for k in range(jobs):
-            r, w = os.pipe()
-            _widen(w)
-            pid = os.fork()
-            if pid == 0:                                  # pragma: no cover - the child
-                os.close(r)
-                for fd in fds:
-                    os.close(fd)
-                _serve(fn, items, k, jobs, chunk, w)
-            os.close(w)
-            fds.append(r)
-            pids.append(pid)
-        yield from _collect(items, fds, chunk)
-    finally:
-        for fd in fds:
+    with Workers(fn, items, jobs, chunk) as results:
+        yield from results
+
+
+class Workers:
+    """`ordered` as a context: the workers start on entering (so the caller
+    can work beside them before it asks for results), and on leaving any
+    still running are killed and every one is reaped."""
+
+    def __init__(self, fn: Callable, items: Sequence, jobs: int, chunk: int = 4):
+        self.fn, self.items, self.jobs, self.chunk = fn, items, jobs, chunk
+        self.fds: list[int] = []
+        self.pids: list[int] = []
+
+    def __enter__(self) -> Iterator[tuple]:
+        try:
+            for k in range(self.jobs):
+                r, w = os.pipe()
+                _widen(w)
+                pid = os.fork()
+                if pid == 0:                              # pragma: no cover - the child
+                    os.close(r)
+                    for fd in self.fds:
+                        os.close(fd)
+                    _serve(self.fn, self.items, k, self.jobs, self.chunk, w)
+                os.close(w)
+                self.fds.append(r)
+                self.pids.append(pid)
+        except BaseException:
+            self.__exit__()
+            raise
+        return _collect(self.items, self.fds, self.chunk)
+
+    def __exit__(self, *exc) -> None:
+        for fd in self.fds:
             os.close(fd)
-        for pid in pids:
+        for pid in self.pids:
             try:
                 os.kill(pid, signal.SIGKILL)    # done already, or no longer wanted
             except ProcessLookupError:
                 pass
             os.waitpid(pid, 0)
+        self.fds, self.pids = [], []
 
 
 def _widen(fd: int) -> None:

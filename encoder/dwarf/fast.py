@@ -49,16 +49,15 @@ def names(dwarf: Dwarf, lang_exclude=frozenset(), exclude=(), jobs: int = 1):
         keep = sum(u.end - u.offset for u in units) < KEEP_MAX_BYTES
         table = _names_over(dwarf, units, lang_exclude, exclude, keep)
     else:
-        import multiprocessing
-        _fork.update(dwarf=dwarf, shares=shares, lang_exclude=lang_exclude, exclude=exclude)
-        try:
-            with multiprocessing.get_context("fork").Pool(len(shares) - 1) as pool:
-                later = pool.map_async(_share_dump, range(1, len(shares)))
-                table = _names_over(dwarf, shares[0], lang_exclude, exclude)
-                for dump in later.get():
-                    table.merge(dump)
-        finally:
-            _fork.clear()
+        from ..forked import Workers
+
+        def share_dump(k: int) -> bytes:
+            return _names_over(dwarf, shares[k], lang_exclude, exclude).dump()
+
+        with Workers(share_dump, range(1, len(shares)), len(shares) - 1, 1) as later:
+            table = _names_over(dwarf, shares[0], lang_exclude, exclude)
+            for _, dump in later:
+                table.merge(dump)
     table.finish()
     return table
 
@@ -83,15 +82,6 @@ def _names_over(dwarf: Dwarf, units, lang_exclude, exclude, keep: bool = False):
             continue
         table.add(dies.dies)
     return table
-
-
-# What forked pass-1 workers inherit: set just before the pool forks them.
-_fork: dict = {}
-
-
-def _share_dump(k: int) -> bytes:
-    f = _fork
-    return _names_over(f["dwarf"], f["shares"][k], f["lang_exclude"], f["exclude"]).dump()
 
 
 def _shares(units: list[Unit], jobs: int) -> list[list[Unit]]:
