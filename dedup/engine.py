@@ -751,14 +751,22 @@ class Graph:
 
     # -- end of a unit -----------------------------------------------------
 
+    def _final(self, nid: list[int], g0: int):
+        """A type's final id once the unit from g0 is renumbered by `nid`:
+        that of what it resolves to (a store id stays)."""
+        resolve = self.resolve
+
+        def final(x: int) -> int:
+            x = resolve(x)
+            return nid[x - g0] if x >= g0 else x
+        return final
+
     def _renumber(self, g0: int, end: int) -> tuple[bytes, list, list, list]:
         """`_cdedup.renumber`: the unit's canonical types (mapped to
         themselves) numbered densely from g0 in order.  Returns the unit's
         map (each type's final id, uint32 bytes), `nid` (unit type -> its
-        new id, UNSET if dropped), the kept types and their refs renumbered;
-        a type's final id is that of what it resolves to (a store id stays)."""
+        new id, UNSET if dropped), the kept types and their refs renumbered."""
         ref, mp = self.ref, self.map
-        resolve = self.resolve
         nid = [UNSET] * (end - g0)
         k = g0
         keep = []
@@ -767,11 +775,7 @@ class Graph:
                 nid[g - g0] = k
                 keep.append(g)
                 k += 1
-
-        def final(x: int) -> int:
-            x = resolve(x)
-            return nid[x - g0] if x >= g0 else x
-
+        final = self._final(nid, g0)
         unit_map = array.array("I", [final(g) for g in range(g0, end)]).tobytes()
         return unit_map, nid, keep, [tuple([final(r) for r in ref[g]]) for g in keep]
 
@@ -779,14 +783,9 @@ class Graph:
         """Keep the unit's new canonical types (renumbered densely after the
         store), drop the rest, and fix every id that pointed into the unit."""
         lab, ref, mp = self.lab, self.ref, self.map
-        resolve = self.resolve
         raw, nid, keep, kept_refs = self._renumber(g0, end) if _cdedup is None else \
             _cdedup.renumber(ref, mp, g0, end)
-
-        def final(x: int) -> int:
-            x = resolve(x)
-            return nid[x - g0] if x >= g0 else x
-
+        final = self._final(nid, g0)
         unit_map = array.array("I")
         unit_map.frombytes(raw)
         touched = {s: final(s) for s in self._touched}
@@ -833,7 +832,6 @@ class Graph:
         Returns old id -> new id for every id of the store before the call.
         """
         lab, ref, mp = self.lab, self.ref, self.map
-        resolve = self.resolve
         bend = self.base_end
         n_old = len(lab)
         base = self.base
@@ -844,11 +842,7 @@ class Graph:
             for i, g in enumerate(canon):
                 spos[g - bend] = bend + i
 
-            def dense(x: int, spos=spos) -> int:
-                """The node of what x resolves to (a base id is its own)."""
-                x = resolve(x)
-                return x if x < bend else spos[x - bend]
-
+            dense = self._dense(spos)
             # the base's nodes, then one per canonical store type
             labels, succ, cls = base.scratch()
             labels += [lab[g] for g in canon]
@@ -902,16 +896,19 @@ class Graph:
         self._tables_for_store()
         return relabel
 
-    def _dense_refs(self, canon: list[int], spos: list[int]) -> list[tuple]:
-        """`_cdedup.dense_refs`: each canonical type's refs as settle's
-        nodes (what a ref resolves to: a base id itself, a store id its
-        position in `canon`, from spos)."""
-        resolve, ref, bend = self.resolve, self.ref, self.base_end
+    def _dense(self, spos: list[int]):
+        """settle's node of what x resolves to: a base id is its own, a
+        store id its position among the canonical types (spos)."""
+        resolve, bend = self.resolve, self.base_end
 
         def dense(x: int) -> int:
             x = resolve(x)
             return x if x < bend else spos[x - bend]
+        return dense
 
+    def _dense_refs(self, canon: list[int], spos: list[int]) -> list[tuple]:
+        """`_cdedup.dense_refs`: each canonical type's refs as settle's nodes."""
+        dense, ref = self._dense(spos), self.ref
         return [tuple([dense(r) for r in ref[g]]) for g in canon]
 
     def _tables_for_store(self) -> None:

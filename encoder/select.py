@@ -53,8 +53,8 @@ and sized up to the last one's end.
 from __future__ import annotations
 
 import re
-from itertools import compress, islice
 from dataclasses import dataclass, field
+from itertools import compress, islice
 
 from .btf.kinds import Kind
 from .btf.model import FuncProto

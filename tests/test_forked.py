@@ -39,7 +39,7 @@ def _fail_at_seven(x: int) -> int:
 def test_an_exception_comes_back_in_its_items_place():
     seen = []
     with pytest.raises(ValueError, match="bad item 7"):
-        for item, value in ordered(_fail_at_seven, list(range(20)), 2, 2):
+        for _, value in ordered(_fail_at_seven, list(range(20)), 2, 2):
             seen.append(value)
     assert seen == list(range(7))
 

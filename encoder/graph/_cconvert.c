@@ -476,6 +476,19 @@ static int array(Cv *c, int32_t i, int64_t id)
                Py_BuildValue("(LL)", (long long)r, (long long)index));
 }
 
+/* A formal parameter's name and type, each from its abstract origin where
+ * the parameter has none (convert._Unit.proto) */
+static void param_fields(Cv *c, int32_t p, const Val **name, const Val **ptype)
+{
+    *name = fld(c, p, F_NAME);
+    *ptype = fld(c, p, F_TYPE);
+    int32_t o = die_of(c, fld(c, p, F_AO));
+    if (o >= 0) {
+        if (!*name) *name = fld(c, o, F_NAME);
+        if (!*ptype) *ptype = fld(c, o, F_TYPE);
+    }
+}
+
 static int subroutine(Cv *c, int32_t i, int64_t id)
 {
     UnitObject *u = c->u;
@@ -485,12 +498,8 @@ static int subroutine(Cv *c, int32_t i, int64_t id)
         int32_t tag = u->recs[p].tag;
         if (tag == T_UNSPECIFIED_PARAMETERS) { vararg = 1; continue; }
         if (tag != T_FORMAL_PARAMETER) continue;
-        const Val *name = fld(c, p, F_NAME), *ptype = fld(c, p, F_TYPE);
-        int32_t o = die_of(c, fld(c, p, F_AO));
-        if (o >= 0) {
-            if (!name) name = fld(c, o, F_NAME);
-            if (!ptype) ptype = fld(c, o, F_TYPE);
-        }
+        const Val *name, *ptype;
+        param_fields(c, p, &name, &ptype);
         int64_t r;
         if (items_add(&names, name_of(c, name)) < 0 || ref(c, ptype, &r) < 0 ||
             items_add(&types, PyLong_FromLongLong(r)) < 0)
@@ -653,12 +662,8 @@ static PyObject *proto_of(Cv *c, const Makers *mk, int32_t i, const Val *ret, in
         int32_t tag = u->recs[p].tag;
         if (tag == T_UNSPECIFIED_PARAMETERS) { vararg = 1; continue; }
         if (tag != T_FORMAL_PARAMETER) continue;
-        const Val *name = fld(c, p, F_NAME), *ptype = fld(c, p, F_TYPE);
-        int32_t o = die_of(c, fld(c, p, F_AO));
-        if (o >= 0) {
-            if (!name) name = fld(c, o, F_NAME);
-            if (!ptype) ptype = fld(c, o, F_TYPE);
-        }
+        const Val *name, *ptype;
+        param_fields(c, p, &name, &ptype);
         PyObject *nm = name_of(c, name), *param = NULL;
         int64_t r;
         if (nm) {

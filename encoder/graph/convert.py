@@ -304,7 +304,7 @@ class _Unit:
         if not self.compiled_types():
             self.make_types()
         elif self.candidates is not None:
-            return self.candidates
+            return self.candidates      # made with the types (no annotations: no decl tags)
         if self.opts.func_facts:
             self.func_flags = _FuncFacts(self).flags()
         funcs, vars_ = [], []
