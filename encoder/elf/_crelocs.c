@@ -13,85 +13,82 @@
 #include <stdint.h>
 #include <string.h>
 
-static int get(PyObject *o, Py_buffer *b, int writable)
-{
-    if (PyObject_GetBuffer(o, b, (writable ? PyBUF_WRITABLE : 0) | PyBUF_FORMAT) < 0)
-        return -1;
-    if (b->itemsize != (writable ? 1 : 8)) {
-        PyErr_SetString(PyExc_TypeError, "apply_x86_64: wrong item size");
-        PyBuffer_Release(b);
-        return -1;
-    }
-    return 0;
-}
-
-/* apply_x86_64(out, offsets, infos, addends, symvals, start) -> index or -1 */
+/* apply_x86_64(out, entries, symvals, start) -> index or -1: `entries` is
+ * the RELA section as stored (24 bytes each: offset, info, addend), read in
+ * place rather than split into columns first. */
 static PyObject *apply_x86_64(PyObject *self, PyObject *args)
 {
-    PyObject *objs[5];
+    PyObject *o_out, *o_ent, *o_sym;
     Py_ssize_t start;
-    Py_buffer b[5];
-    int held = 0;
+    Py_buffer b_out, b_ent, b_sym;
     Py_ssize_t stop = -1;
-
-    if (!PyArg_ParseTuple(args, "OOOOOn", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4],
-                          &start))
+    if (!PyArg_ParseTuple(args, "OOOn", &o_out, &o_ent, &o_sym, &start))
         return NULL;
-    for (; held < 5; held++)
-        if (get(objs[held], &b[held], held == 0) < 0)
-            goto done;
+    if (PyObject_GetBuffer(o_out, &b_out, PyBUF_WRITABLE) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(o_ent, &b_ent, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&b_out);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(o_sym, &b_sym, PyBUF_FORMAT) < 0) {
+        PyBuffer_Release(&b_out);
+        PyBuffer_Release(&b_ent);
+        return NULL;
+    }
+    if (b_sym.itemsize != 8 || b_ent.len % 24) {
+        PyErr_SetString(PyExc_ValueError, "apply_x86_64: 8-byte symbols, 24-byte entries");
+        goto done;
+    }
     {
-        uint8_t *out = b[0].buf;
-        const int64_t *off = b[1].buf, *info = b[2].buf, *add = b[3].buf;
-        const uint64_t *sym = b[4].buf;
-        Py_ssize_t n = b[1].len / 8, size = b[0].len, nsym = b[4].len / 8;
-        if (b[2].len / 8 != n || b[3].len / 8 != n) {
-            PyErr_SetString(PyExc_ValueError, "apply_x86_64: columns differ in length");
-            goto done;
-        }
+        uint8_t *out = b_out.buf;
+        const uint8_t *ent = b_ent.buf;
+        const uint64_t *sym = b_sym.buf;
+        Py_ssize_t n = b_ent.len / 24, size = b_out.len, nsym = b_sym.len / 8;
         for (Py_ssize_t i = start < 0 ? 0 : start; i < n; i++) {
-            uint64_t t = (uint64_t)info[i] & 0xFFFFFFFFu;
-            uint64_t s = (uint64_t)info[i] >> 32;
-            int64_t o = off[i];
+            int64_t o, info, a;
+            memcpy(&o, ent + 24 * i, 8);
+            memcpy(&info, ent + 24 * i + 8, 8);
+            memcpy(&a, ent + 24 * i + 16, 8);
+            uint64_t t = (uint64_t)info & 0xFFFFFFFFu;
+            uint64_t s = (uint64_t)info >> 32;
             if (t == 0)
                 continue;
-            if ((t != 1 && t != 10) || info[i] < 0 || s >= (uint64_t)nsym || o < 0
+            if ((t != 1 && t != 10) || info < 0 || s >= (uint64_t)nsym || o < 0
                 || o > size - (t == 1 ? 8 : 4)) {
                 stop = i;
                 break;
             }
             if (t == 1) {
-                uint64_t v = sym[s] + (uint64_t)add[i];      /* mod 2^64, as & M64 */
+                uint64_t v = sym[s] + (uint64_t)a;           /* mod 2^64, as & M64 */
                 memcpy(out + o, &v, 8);
             } else {
                 /* 0 <= S + A < 2^32, S unsigned and A signed 64-bit */
-                int64_t a = add[i];
-                uint64_t v;
                 if (a >= 0 ? sym[s] > 0xFFFFFFFFu || (uint64_t)a > 0xFFFFFFFFu - sym[s]
                            : sym[s] < (uint64_t)0 - (uint64_t)a
                              || sym[s] - ((uint64_t)0 - (uint64_t)a) > 0xFFFFFFFFu) {
                     stop = i;
                     break;
                 }
-                v = sym[s] + (uint64_t)a;
-                uint32_t w = (uint32_t)v;
+                uint32_t w = (uint32_t)(sym[s] + (uint64_t)a);
                 memcpy(out + o, &w, 4);
             }
         }
     }
-    for (int k = 0; k < held; k++)
-        PyBuffer_Release(&b[k]);
+    PyBuffer_Release(&b_out);
+    PyBuffer_Release(&b_ent);
+    PyBuffer_Release(&b_sym);
     return PyLong_FromSsize_t(stop);
 done:
-    for (int k = 0; k < held; k++)
-        PyBuffer_Release(&b[k]);
+    PyBuffer_Release(&b_out);
+    PyBuffer_Release(&b_ent);
+    PyBuffer_Release(&b_sym);
     return NULL;
 }
 
 static PyMethodDef methods[] = {
     {"apply_x86_64", apply_x86_64, METH_VARARGS,
-     "apply_x86_64(out, offsets, infos, addends, symvals, start) -> index of the first "
-     "entry left to relocs.py, or -1"},
+     "apply_x86_64(out, entries, symvals, start) -> index of the first entry left to "
+     "relocs.py, or -1"},
     {NULL, NULL, 0, NULL},
 };
 
