@@ -345,13 +345,14 @@ def emit_functions(btf: Btf, maps: list[array.array],
                 if st.cand.own_proto is None or idx < 0:
                     interner.add(DeclTag(value, fid, idx))
         return
+    select, func, proto = table.select, interner.func, interner.proto
     for handle, f, unit in funcs:
-        why = table.select(f)
+        why = select(f)
         if why is not None:
             if f.name and not f.declaration:
                 skips.append(Skip("function", f.name, why, unit))
             continue
-        fid = interner.func(f.name, interner.proto(f.proto, maps[handle]))
+        fid = func(f.name, proto(f.proto, maps[handle]))
         for value, idx in f.tags:
             interner.add(DeclTag(value, fid, idx))
 
