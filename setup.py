@@ -23,5 +23,7 @@ setup(ext_modules=[Extension("encoder.dwarf._cwalk", ["encoder/dwarf/_cwalk.c"],
                              extra_compile_args=FLAGS, optional=True),
                    Extension("encoder._clearned", ["encoder/_clearned.c"],
                              extra_compile_args=FLAGS, optional=True),
+                   Extension("encoder.btf._cverify", ["encoder/btf/_cverify.c"],
+                             extra_compile_args=FLAGS, optional=True),
                    Extension("dedup._cdedup", ["dedup/_cdedup.c"],
                              extra_compile_args=FLAGS, optional=True)])

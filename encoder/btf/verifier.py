@@ -42,6 +42,11 @@ from .kinds import (HEADER_LEN, HEADER_LEN_LAYOUT, MAGIC, MAX_NAME_OFFSET,
 from .perbase import PerBase
 from .wire import endian_of, parse_header, parse_layout, split_records, words_of
 
+try:
+    from . import _cverify
+except ImportError:          # pragma: no cover - no C compiler at install time
+    _cverify = None
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -292,6 +297,10 @@ class _Verifier:
         self.check_strings(h)
         if self.p.layout:
             self.check_layout(h)
+        if not self.resolve:
+            n = self.accept_compiled(h)
+            if n >= 0:
+                return Summary(self.p.name, n, self.start_id, False)
         self.check_metas(h)
         if self.resolve:
             self.check_all_types()
@@ -383,6 +392,23 @@ class _Verifier:
             raise self.fail("layout_len is not multiple of 4", 28)
         if h.hdr_len + h.layout_off + h.layout_len > len(self.data):
             raise self.fail("Layout section is too big", 28)
+
+    def accept_compiled(self, h: _Header) -> int:
+        """Passes 3-5 of module and vmlinux BTF by _cverify.c: the number of
+        own types if it finds every rule kept, else -1 (and these passes,
+        run next, say which rule is broken)."""
+        if _cverify is None or h.type_off & 3 or (not self.split and not h.type_len):
+            return -1
+        p = self.p
+        n = _cverify.accept(words_of(self.data, h.hdr_len + h.type_off, h.type_len, h.endian),
+                            self.strs, self.start_id, self.kind, h.type_len,
+                            (p.max_kind, p.max_vlen, p.tag_kflag, p.ksym_name_len,
+                             p.wide_info, p.dotted_names, p.printable_sections,
+                             p.func_global))
+        if n >= 0:
+            _give_back(self._base, self.words,
+                       (self.kind, self.name, self.info, self.st, self.tail, self.rec))
+        return n
 
     # -- pass 3: each record on its own --------------------------------------
 
