@@ -71,6 +71,10 @@ def test_lookup_misses_and_bounds():
         assert recs.get(None) is None
         assert recs.get(-5, "x") == "x"
         assert recs.get(recs[0][F_OFFSET] + 1) is None
+        last = recs[len(recs) - 1][F_OFFSET]
+        assert recs.get(last) == len(recs) - 1
+        # past the last record, within its index slot and beyond
+        assert [recs.get(last + k) for k in (1, 15, 16, 17, 1 << 20)] == [None] * 5
         with pytest.raises(IndexError):
             recs[len(recs)]
         assert recs.children(len(recs) + 3) == []

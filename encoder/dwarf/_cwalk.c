@@ -879,10 +879,10 @@ static PyObject *unit_item(PyObject *self, Py_ssize_t i)
  * hash table's scattered stores were a quarter of the walk). */
 static Py_ssize_t find(UnitObject *u, uint64_t off)
 {
-    if (!u->at || off < u->at_base || ((off - u->at_base) >> AT_SHIFT) >= u->at_n)
+    if (!u->at || off < u->at_base || off > u->recs[u->n - 1].off)
         return -1;
     Py_ssize_t i = u->at[(off - u->at_base) >> AT_SHIFT];
-    while (u->recs[i].off < off) i++;     /* stops: the last record is past off */
+    while (u->recs[i].off < off) i++;     /* stops: the last record is not before off */
     return u->recs[i].off == off ? i : -1;
 }
 
