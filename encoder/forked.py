@@ -51,7 +51,12 @@ class Workers:
             for k in range(self.jobs):
                 r, w = os.pipe()
                 _widen(w)
-                pid = os.fork()
+                try:
+                    pid = os.fork()
+                except OSError:
+                    os.close(r)
+                    os.close(w)
+                    raise
                 if pid == 0:                              # pragma: no cover - the child
                     os.close(r)
                     for fd in self.fds:
