@@ -186,7 +186,8 @@ static PyObject *accept(PyObject *self, PyObject *args)
     p.nstrs = sb.len;
     const uint32_t *w = wb.buf;
     Py_ssize_t nw = wb.len / 4, i = 0, left = type_len, n = 0;
-    Py_ssize_t cap = 1024;
+    /* a record takes at least 12 bytes, so this many at most */
+    Py_ssize_t cap = type_len / 12 + 1;
     uint8_t *kind = PyMem_Malloc(cap);
     uint32_t *st = PyMem_Malloc(cap * sizeof(uint32_t));
     Py_ssize_t *at = PyMem_Malloc(cap * sizeof(Py_ssize_t));
@@ -207,16 +208,6 @@ static PyObject *accept(PyObject *self, PyObject *args)
         Py_ssize_t more = meta(&p, k, name, info & p.vmask, info >> 31, s, w + i + 3,
                                left);
         if (more == NO || i + 3 + more > nw || start_id + n >= (Py_ssize_t)MAX_TYPE) goto done;
-        if (n == cap) {
-            cap *= 2;
-            uint8_t *k2 = PyMem_Realloc(kind, cap);
-            if (k2) kind = k2;
-            uint32_t *s2 = PyMem_Realloc(st, cap * sizeof(uint32_t));
-            if (s2) st = s2;
-            Py_ssize_t *a2 = PyMem_Realloc(at, cap * sizeof(Py_ssize_t));
-            if (a2) at = a2;
-            if (!k2 || !s2 || !a2) goto done;
-        }
         kind[n] = (uint8_t)k;
         st[n] = s;
         at[n] = i + 3;

@@ -53,13 +53,12 @@ def relocation_sections(elf, target_index: int) -> list:
     return table.get(target_index, [])
 
 
-def _check_size(elf, r) -> int:
-    """The section's entry size, once its size is known to be a multiple of it."""
+def _check_size(elf, r) -> None:
+    """The section's size must be a whole number of entries."""
     ent = (3 if r.type == SHT.RELA else 2) * (8 if elf.is64 else 4)
     if r.size % ent:
         raise ElfError(f"size {r.size} is not a multiple of the entry size {ent}",
                        file=elf.path, section=r.name, offset=elf.header_offset(r.index))
-    return ent
 
 
 def _entries(elf, r) -> tuple[array, array, array | None, int]:
@@ -142,12 +141,11 @@ def _apply_compiled(elf, r, h, out, kinds, symvals) -> None:
 
 
 def _apply(elf, r, h, out, kinds, symvals, offsets, infos, addends, shift) -> None:
+    _no_negatives(elf, r, offsets, infos)
     if addends is not None and elf.machine == EM.X86_64:
         # The short path: R_X86_64_32 and R_X86_64_64 are nearly all of them.
-        _no_negatives(elf, r, offsets, infos)
         _x86_64(elf, r, h, out, kinds, symvals, offsets, infos, addends, shift)
         return
-    _no_negatives(elf, r, offsets, infos)
     if addends is None:
         addends = [None] * len(offsets)
     for off, info, add in zip(offsets, infos, addends):
