@@ -95,9 +95,8 @@ def relocate_section(elf, h, data) -> bytes | None:
                        file=elf.path, section=rels[0].name, offset=_E_MACHINE)
     if data is None:
         buf0, start, size = elf.raw_span(h)
-        out = bytearray(buf0[start:start + size])
-    else:
-        out = bytearray(data)
+        data = memoryview(buf0)[start:start + size]
+    out = None      # the relocated copy: bytes from the C loop, else a bytearray
     for r in rels:
         if not 0 < r.link < len(elf.sections):
             raise ElfError(f"symbol table index {r.link} out of range",
@@ -107,37 +106,40 @@ def relocate_section(elf, h, data) -> bytes | None:
         try:
             if (_crelocs is not None and elf.machine == EM.X86_64 and elf.is64 and
                     r.type == SHT.RELA and symvals.itemsize == 8):
-                _apply_compiled(elf, r, h, out, kinds, symvals)
+                out = _apply_compiled(elf, r, h, data if out is None else out, kinds, symvals)
             else:
+                if not isinstance(out, bytearray):
+                    out = bytearray(data if out is None else out)
                 columns = _entries(elf, r)
                 _apply(elf, r, h, out, kinds, symvals, *columns)
         except ElfError:
             raise
         except (IndexError, struct.error, OverflowError) as e:
             # Find the guilty entry again, slowly, to name it.
-            raise _locate_failure(elf, r, h, out, kinds, symvals,
+            raise _locate_failure(elf, r, h, data if out is None else out, kinds, symvals,
                                   *(columns or _entries(elf, r)), e) from None
-    return bytes(out)
+    return out if isinstance(out, bytes) else bytes(out)
 
 
-def _apply_compiled(elf, r, h, out, kinds, symvals) -> None:
-    """x86-64 RELA in C, over the entries as stored (no columns: for xfs.ko
-    splitting 730 k entries into three arrays took as long as applying
-    them); what it leaves (another type, a bad entry) goes through
-    _x86_64 one entry at a time."""
+def _apply_compiled(elf, r, h, data, kinds, symvals) -> bytes | bytearray:
+    """`data` relocated by x86-64 RELA section `r` in C, over the entries as
+    stored (no columns: for xfs.ko splitting 730 k entries into three arrays
+    took as long as applying them), into one copy; what C leaves (another
+    type, a bad entry) goes through _x86_64 one entry at a time."""
     _check_size(elf, r)
     buf, start, size = elf.raw_span(r)
     raw = memoryview(buf)[start:start + size]
-    columns = None
-    i = _crelocs.apply_x86_64(out, raw, symvals, 0)
+    out, i = _crelocs.relocated(data, raw, symvals)
+    if i < 0:
+        return out
+    out = bytearray(out)
+    offsets, infos, addends, shift = _entries(elf, r)
     while i >= 0:
-        if columns is None:
-            columns = _entries(elf, r)
-        offsets, infos, addends, shift = columns
         _no_negatives(elf, r, offsets[i:i + 1], infos[i:i + 1], i)
         _x86_64(elf, r, h, out, kinds, symvals, offsets[i:i + 1], infos[i:i + 1],
                 addends[i:i + 1], shift)
         i = _crelocs.apply_x86_64(out, raw, symvals, i + 1)
+    return out
 
 
 def _apply(elf, r, h, out, kinds, symvals, offsets, infos, addends, shift) -> None:
