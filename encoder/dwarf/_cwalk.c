@@ -1037,17 +1037,18 @@ static void hstr_n(H *h, const uint8_t *s, Py_ssize_t n)
     hw(h, n ? rd_le(s, (int)n) : 0);
 }
 
-static int is_type_tag(int32_t tag)
+/* The tags of type DIEs (the nodes signing works on), below 0x50 */
+static const uint8_t type_tags[0x50] = {
+    [0x01] = 1, [0x02] = 1, [0x04] = 1, [0x0f] = 1, [0x10] = 1, [0x12] = 1, [0x13] = 1,
+    [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x1f] = 1, [0x20] = 1, [0x24] = 1,
+    [0x26] = 1, [0x27] = 1, [0x29] = 1, [0x2d] = 1, [0x35] = 1, [0x37] = 1, [0x38] = 1,
+    [0x3b] = 1, [0x40] = 1, [0x42] = 1, [0x43] = 1, [0x44] = 1, [0x46] = 1,
+    [0x47] = 1, [0x4b] = 1,
+};
+
+static inline int is_type_tag(int32_t tag)
 {
-    switch (tag) {
-    case 0x01: case 0x02: case 0x04: case 0x0f: case 0x10: case 0x12: case 0x13:
-    case 0x15: case 0x16: case 0x17: case 0x1f: case 0x20: case 0x24:
-    case 0x26: case 0x27: case 0x29: case 0x2d: case 0x35: case 0x37: case 0x38:
-    case 0x3b: case 0x40: case 0x42: case 0x43: case 0x44: case 0x46:
-    case 0x47: case 0x4b:
-        return 1;
-    }
-    return 0;
+    return (uint32_t)tag < sizeof type_tags && type_tags[tag];
 }
 
 /* Hash one field value's content (not its encoding); references are edges. */
@@ -1148,8 +1149,12 @@ static int node_content(UnitObject *u, G *g, int32_t node)
     while (sp) {
         int32_t i = g->st[--sp];
         Rec *r = &u->recs[i];
-        hw(&h, 0xd1e00000ULL | (uint64_t)r->tag);
-        hw(&h, (uint64_t)(i == rec ? 0 : 1));
+        /* one word: a marker no field's words start with, the number of
+         * children, whether this is the node's own record, the tag */
+        int32_t cnt = 0;
+        for (int32_t c = r->first_child; c >= 0; c = u->recs[c].next_sib) cnt++;
+        hw(&h, 0xd1e0ULL << 48 | (uint64_t)cnt << 17 | (uint64_t)(i != rec) << 16 |
+               (uint64_t)(uint16_t)r->tag);
         /* by field, the last value of a field winning: what the record says,
          * whatever the abbreviation's order of attributes */
         const Val *at[NF];
@@ -1200,9 +1205,6 @@ static int node_content(UnitObject *u, G *g, int32_t node)
             if (hval(u, &h, k, v) < 0) g->bad[node] = 1;
         }
         /* children: pushed in reverse so that they pop in order */
-        int32_t cnt = 0;
-        for (int32_t c = r->first_child; c >= 0; c = u->recs[c].next_sib) cnt++;
-        hw(&h, 0xc0de0000ULL | (uint64_t)cnt);
         if (sp + cnt > g->stcap) {
             Py_ssize_t cap = (sp + cnt) * 2;
             int32_t *s2 = PyMem_Realloc(g->st, cap * sizeof(int32_t));
@@ -1234,11 +1236,20 @@ static int cmp_h(const void *x, const void *y)
     return 0;
 }
 
-/* tmp[0..k): the colours of `members`, sorted. */
-static void sorted_colours(H *tmp, H *src, int32_t *members, int32_t k)
+/* The multiset of the colours of `members`, in one hash whatever their
+ * order: each colour hashed on its own, the hashes summed (sorting them
+ * first was a twentieth of classify). */
+static H colour_sum(const H *src, const int32_t *members, int32_t k)
 {
-    for (int32_t i = 0; i < k; i++) tmp[i] = src[members[i]];
-    qsort(tmp, k, sizeof(H), cmp_h);
+    H sum = { 0, 0 };
+    for (int32_t i = 0; i < k; i++) {
+        H e = { 0x13198a2e03707344ULL, 0xa4093822299f31d0ULL };
+        hw(&e, src[members[i]].a);
+        hw(&e, src[members[i]].b);
+        sum.a += fmix(e.a);
+        sum.b += fmix(e.b);
+    }
+    return sum;
 }
 
 /* How many distinct colours `members` have: a set in `set` (table_room(k)
@@ -1331,14 +1342,13 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
     int32_t *scc_of = PyMem_Malloc(m1 * sizeof(int32_t));
     H *col = PyMem_Malloc(m1 * sizeof(H));
     H *col2 = PyMem_Malloc(m1 * sizeof(H));
-    H *tmp = PyMem_Malloc(m1 * sizeof(H));
     H *set = PyMem_Malloc(table_room(nn) * sizeof(H));
     uint8_t *used = PyMem_Malloc(table_room(nn));
     int32_t *roots = NULL;
     H *keys = NULL;
     if (!g.h0 || !g.key || !g.key_st || !g.bad || !g.estart || !g.eend || !g.cstart ||
         !g.cend || !g.edge || !g.st || !sig || !ok || !index || !low || !stk || !on || !cs_v || !cs_e ||
-        !scc_of || !col || !col2 || !tmp || !set || !used) {
+        !scc_of || !col || !col2 || !set || !used) {
         PyErr_NoMemory();
         goto out;
     }
@@ -1434,12 +1444,13 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
                         if (after == before) break;
                         before = after;
                     }
-                    /* the component: its sorted colours */
-                    sorted_colours(tmp, col, mem, m);
+                    /* the component: its colours */
+                    H sum = colour_sum(col, mem, m);
                     H sh = { 0x452821e638d01377ULL, 0xbe5466cf34e90c6cULL };
                     hw(&sh, (uint64_t)m);
                     hw(&sh, (uint64_t)rounds);
-                    for (int32_t i = 0; i < m; i++) { hw(&sh, tmp[i].a); hw(&sh, tmp[i].b); }
+                    hw(&sh, sum.a);
+                    hw(&sh, sum.b);
                     for (int32_t i = 0; i < m; i++) {
                         H h = sh;
                         hw(&h, col[mem[i]].a);
@@ -1474,7 +1485,7 @@ out:
     PyMem_Free(sig); PyMem_Free(ok);
     PyMem_Free(index); PyMem_Free(low); PyMem_Free(stk); PyMem_Free(on);
     PyMem_Free(cs_v); PyMem_Free(cs_e); PyMem_Free(scc_of); PyMem_Free(col);
-    PyMem_Free(col2); PyMem_Free(tmp); PyMem_Free(set); PyMem_Free(used);
+    PyMem_Free(col2); PyMem_Free(set); PyMem_Free(used);
     PyMem_Free(roots); PyMem_Free(keys);
 out0:
     PyMem_Free(g.cut); PyMem_Free(g.cstart); PyMem_Free(g.cend);
@@ -2054,6 +2065,10 @@ static PyObject *unit_classify(PyObject *self, PyObject *args)
     for (Py_ssize_t i = 0; i < n; i++) {
         Rec *r = &u->recs[i];
         int keep;
+        /* the slot a later record asks for, on its way in */
+        Py_ssize_t ahead = i + 8;
+        if (ahead < n && u->sigok[ahead] && seen->cap)
+            __builtin_prefetch(&seen->k[2 * slot_of(u->sig[2 * ahead], seen->cap)]);
         if (is_type_tag(r->tag)) {
             if (u->sigok[i]) {
                 keep = !sigset_has(seen, u->sig[2 * i], u->sig[2 * i + 1]);
