@@ -1104,6 +1104,7 @@ typedef struct {
     Py_ssize_t stcap;
     H *key;               /* per node, its name's key once asked (key_st 1; 2: none) */
     uint8_t *key_st;
+    uint8_t *cut_st;      /* per node, once asked: 1 references to it are cut, 2 not */
 } G;
 
 static int is_cut_kind(int32_t tag)
@@ -1133,6 +1134,22 @@ static int node_key(UnitObject *u, G *g, int32_t node, H *key)
         g->key_st[node] = key_of(u, g->rec_of[node], &g->key[node]) ? 1 : 2;
     *key = g->key[node];
     return g->key_st[node] == 1;
+}
+
+/* Whether references to type node `node` are signed by its name, *key
+ * then being the name's key: asked once per edge, decided once per node
+ * (a typedef like u32 is the target of thousands). */
+static int node_cut(UnitObject *u, G *g, int32_t node, H *key)
+{
+    if (!g->cut_st[node]) {
+        int cut = g->mode != CUT_NONE && is_cut_kind(u->recs[g->rec_of[node]].tag) &&
+                  node_key(u, g, node, key) &&
+                  (g->mode == CUT_ALL || names_cut(g->names, *key));
+        g->cut_st[node] = cut ? 1 : 2;
+    }
+    if (g->cut_st[node] != 1) return 0;
+    *key = g->key[node];
+    return 1;
 }
 
 /* The content hash of type node `node` (its record's subtree), its edges
@@ -1174,9 +1191,7 @@ static int node_content(UnitObject *u, G *g, int32_t node)
                 Py_ssize_t t = find(u, v->v);
                 if (t < 0 || g->node_of[t] < 0) { g->bad[node] = 1; continue; }
                 H key;
-                if (g->mode != CUT_NONE && is_cut_kind(u->recs[t].tag) &&
-                    node_key(u, g, g->node_of[t], &key) &&
-                    (g->mode == CUT_ALL || names_cut(g->names, key))) {
+                if (node_cut(u, g, g->node_of[t], &key)) {
                     hw(&h, 0xc07c07ULL);
                     hw(&h, key.a);
                     hw(&h, key.b);
@@ -1321,6 +1336,7 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
     g.h0 = PyMem_Malloc(m1 * sizeof(H));
     g.key = PyMem_Malloc(m1 * sizeof(H));
     g.key_st = PyMem_Calloc(m1, 1);
+    g.cut_st = PyMem_Calloc(m1, 1);
     g.bad = PyMem_Calloc(m1, 1);
     g.estart = PyMem_Malloc(m1 * sizeof(int32_t));
     g.eend = PyMem_Malloc(m1 * sizeof(int32_t));
@@ -1346,7 +1362,7 @@ static int sign(UnitObject *u, uint64_t seed, int mode, struct NamesObject *name
     uint8_t *used = PyMem_Malloc(table_room(nn));
     int32_t *roots = NULL;
     H *keys = NULL;
-    if (!g.h0 || !g.key || !g.key_st || !g.bad || !g.estart || !g.eend || !g.cstart ||
+    if (!g.h0 || !g.key || !g.key_st || !g.cut_st || !g.bad || !g.estart || !g.eend || !g.cstart ||
         !g.cend || !g.edge || !g.st || !sig || !ok || !index || !low || !stk || !on || !cs_v || !cs_e ||
         !scc_of || !col || !col2 || !set || !used) {
         PyErr_NoMemory();
@@ -1490,7 +1506,7 @@ out:
 out0:
     PyMem_Free(g.cut); PyMem_Free(g.cstart); PyMem_Free(g.cend);
     PyMem_Free(g.node_of); PyMem_Free(g.rec_of); PyMem_Free(g.h0); PyMem_Free(g.bad);
-    PyMem_Free(g.key); PyMem_Free(g.key_st);
+    PyMem_Free(g.key); PyMem_Free(g.key_st); PyMem_Free(g.cut_st);
     PyMem_Free(g.estart); PyMem_Free(g.eend); PyMem_Free(g.edge); PyMem_Free(g.st);
     return rc;
 }
