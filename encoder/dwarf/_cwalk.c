@@ -65,6 +65,15 @@ typedef struct {
 
 static inline uint64_t rd_le(const uint8_t *p, int n)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the widths forms have, in one load each */
+    switch (n) {
+    case 1: return p[0];
+    case 2: { uint16_t v; memcpy(&v, p, 2); return v; }
+    case 4: { uint32_t v; memcpy(&v, p, 4); return v; }
+    case 8: { uint64_t v; memcpy(&v, p, 8); return v; }
+    }
+#endif
     uint64_t v = 0;
     for (int i = n - 1; i >= 0; i--)
         v = (v << 8) | p[i];
@@ -902,11 +911,12 @@ static int index_offsets(UnitObject *u)
     u->at_n = ((u->recs[u->n - 1].off - u->at_base) >> AT_SHIFT) + 1;
     u->at = PyMem_RawMalloc(u->at_n * sizeof(int32_t));
     if (!u->at) return -1;
-    Py_ssize_t i = 0;
-    for (uint64_t b = 0; b < u->at_n; b++) {
-        uint64_t start = u->at_base + (b << AT_SHIFT);
-        while (u->recs[i].off < start) i++;
-        u->at[b] = (int32_t)i;
+    /* slot b: the first record at or past its start; record by record, the
+     * slots up to the one it lies in that no earlier record took */
+    uint64_t b = 0;
+    for (Py_ssize_t i = 0; i < u->n; i++) {
+        uint64_t last = (u->recs[i].off - u->at_base) >> AT_SHIFT;
+        for (; b <= last; b++) u->at[b] = (int32_t)i;
     }
     return 0;
 }
