@@ -1961,6 +1961,14 @@ static PyObject *sigset_new(PyTypeObject *type, PyObject *args, PyObject *kw)
             PyErr_SetString(PyExc_ValueError, "SigSet(keys): not 16-byte keys");
             Py_CLEAR(s);
         }
+        /* room for all of them at once: no table grown seven times over */
+        Py_ssize_t cap = 1024;
+        while (s && cap < 2 * (b.len / 16 + 1)) cap *= 2;
+        if (s && b.len && !(s->k = PyMem_Calloc(cap * 2, sizeof(uint64_t)))) {
+            PyErr_NoMemory();
+            Py_CLEAR(s);
+        }
+        if (s && s->k) s->cap = cap;
         for (Py_ssize_t i = 0; s && i < b.len / 16; i++)
             if (sigset_add(s, w[2 * i], w[2 * i + 1]) < 0) Py_CLEAR(s);
     }
