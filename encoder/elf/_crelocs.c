@@ -57,7 +57,7 @@ static int take(PyObject *o_ent, PyObject *o_sym, Py_buffer *b_ent, Py_buffer *b
         return -1;
     }
     if (b_sym->itemsize != 8 || b_ent->len % 24) {
-        PyErr_SetString(PyExc_ValueError, "apply_x86_64: 8-byte symbols, 24-byte entries");
+        PyErr_SetString(PyExc_ValueError, "_crelocs: 8-byte symbols, 24-byte entries");
         PyBuffer_Release(b_ent);
         PyBuffer_Release(b_sym);
         return -1;
