@@ -25,7 +25,6 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import xxhash
@@ -33,6 +32,7 @@ import xxhash
 from . import __version__
 from .cachedir import cache_dir, code_hash, file_hash
 from .errors import Dwarf2BtfError
+from .record import record
 
 INCLUDE = ("*.ko", "*.o")
 Blobs = tuple[bytes, "bytes | None"]      # .BTF, and .BTF.base with a distilled base
@@ -40,7 +40,7 @@ REPORT_FIELDS = ("input", "output", "status", "types", "functions", "variables",
                  "skipped_functions", "seconds", "error")
 
 
-@dataclass(slots=True)
+@record
 class Job:
     index: int
     input: str
@@ -48,7 +48,7 @@ class Job:
     key: str | None = None      # its cache key, once hashed
 
 
-@dataclass(slots=True)
+@record
 class Outcome:
     input: str
     output: str | None
@@ -190,7 +190,7 @@ class Cache:
 
 # --- one input -------------------------------------------------------------------------
 
-@dataclass
+@record
 class Settings:
     """What every input is encoded with; set in the parent before the fork."""
     base: object                 # Btf | None

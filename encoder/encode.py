@@ -12,7 +12,6 @@ any number of jobs.  Only the compact per-unit results cross processes.
 from __future__ import annotations
 
 import array
-from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from dedup.compact import FUNC, FUNC_PROTO, compact_unit, from_compact, to_compact
@@ -27,17 +26,18 @@ from .exports.tags import tag_candidates
 from .features import Features
 from .learned import Learning, first_ids, known_ids
 from .graph.convert import FuncCandidate, Options, UnitTypes, VarCandidate, convert
+from .record import factory, record
 from .select import ElfFunctionTable, FunctionTable, Skip, VariableTable
 
 RUST_LANGS = frozenset({Lang.Rust})
 
 
-@dataclass(slots=True)
+@record
 class Request:
     """What to encode and how."""
     path: str
     base: Btf | None = None
-    features: Features = field(default_factory=Features)
+    features: Features = factory(Features)
     jobs: int = 1
     lang_exclude: frozenset[int] = frozenset()
     # Skip types earlier units described identically (compiled walk only);
@@ -45,7 +45,7 @@ class Request:
     signatures: bool = True
 
 
-@dataclass(slots=True)
+@record
 class Result:
     btf: Btf
     skips: list[Skip]
@@ -67,7 +67,7 @@ UNIT_FIRST = 1 << 30
 KNOWN_FIRST = 1 << 29
 
 
-@dataclass(slots=True)
+@record
 class Signing:
     """What signing units needs (compiled walk only): the signatures handed
     out so far, pass 1's names (fast.names) and the ELF's function names."""

@@ -13,7 +13,8 @@ either, pahole 1.24's.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, fields
+
+from .record import fields, record
 
 # pahole's features (btf_features[] in pahole.c), in its order; True = in `default`.
 PAHOLE_FEATURES: dict[str, bool] = {
@@ -38,7 +39,7 @@ PAHOLE_FEATURES: dict[str, bool] = {
 OWN_FEATURES: dict[str, bool] = {"export_tags": False}
 
 
-@dataclass(slots=True)
+@record
 class Features:
     """The switches one encoding runs with."""
     encode_force: bool = True
@@ -60,7 +61,7 @@ class Features:
 
     @classmethod
     def none(cls) -> "Features":
-        return cls(**{f.name: False for f in fields(cls)})
+        return cls(**{f: False for f in fields(cls)})
 
     @classmethod
     def parse(cls, spec: str | None, warn=None) -> "Features":

@@ -53,7 +53,6 @@ and sized up to the last one's end.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from itertools import compress, islice
 
 from .btf.kinds import Kind
@@ -61,6 +60,7 @@ from .btf.model import FuncProto
 from .elf.consts import STT
 from .graph.convert import (OPTIMIZED_PARMS, REORDERED_PARM, SIGNATURE_CHANGED,
                             UNCERTAIN_PARM_LOC, UNEXPECTED_REG, FuncCandidate, VarCandidate)
+from .record import factory, record
 
 PERCPU_SECTION = ".data..percpu"
 KSYM_NAME_LEN = 128     # pahole's own limit for symbol names (btf_name_valid)
@@ -71,7 +71,7 @@ def btf_name_valid(name: str) -> bool:
     return len(name) < KSYM_NAME_LEN and bool(_BTF_NAME.match(name))
 
 
-@dataclass(slots=True)
+@record
 class Skip:
     """One function or variable left out, and why (for -v)."""
     kind: str           # "function" | "variable"
@@ -141,7 +141,7 @@ def _ambiguous(addrs: list[int]) -> bool:
     return False
 
 
-@dataclass(slots=True)
+@record
 class FuncState:
     """One unit's view of a function that has an ELF entry."""
     key: str
@@ -322,14 +322,14 @@ def types_match(btf, a: int, b: int, depth: int = 0) -> bool:
     return False
 
 
-@dataclass(slots=True)
+@record
 class DataSection:
     """An ELF section whose variables get VARs: its symbols by address."""
     name: str
     index: int
     base: int                   # sh_addr: DWARF addresses are absolute
     size: int
-    symbols: dict[int, tuple[str, int]] = field(default_factory=dict)  # offset -> (name, size)
+    symbols: dict[int, tuple[str, int]] = factory(dict)  # offset -> (name, size)
 
 
 # Names newer pahole never makes VARs of: "common prefixes and no useful

@@ -204,28 +204,29 @@ def test_workers_sign_on_their_own(linked, monkeypatch):
 def test_candidates_cross_processes_whole():
     """Workers hand candidates back pickled through their own __reduce__:
     every field, nested prototypes and parameters included, arrives."""
-    import dataclasses
     import pickle
 
     from encoder.btf.model import FuncProto, Param
     from encoder.graph.convert import FuncCandidate, VarCandidate
+    from encoder.record import fields
 
     def made(cls, k):
         """An instance whose every field differs from its default."""
         args = {}
-        for i, f in enumerate(dataclasses.fields(cls)):
-            if f.name in ("proto", "own_proto"):
-                args[f.name] = made(FuncProto, k + i)
-            elif f.name == "params":
-                args[f.name] = [made(Param, k + i), Param("", 0)]
-            elif f.name == "tags":
-                args[f.name] = [(f"tag{k}", i - 1)]
-            elif f.type in ("bool", bool):
-                args[f.name] = (k + i) % 2 == 0
-            elif "str" in str(f.type):
-                args[f.name] = f"{f.name}{k}"
+        for i, name in enumerate(fields(cls)):
+            hint = cls.__annotations__[name]
+            if name in ("proto", "own_proto"):
+                args[name] = made(FuncProto, k + i)
+            elif name == "params":
+                args[name] = [made(Param, k + i), Param("", 0)]
+            elif name == "tags":
+                args[name] = [(f"tag{k}", i - 1)]
+            elif hint == "bool":
+                args[name] = (k + i) % 2 == 0
+            elif "str" in hint:
+                args[name] = f"{name}{k}"
             else:
-                args[f.name] = 1000 * k + i + 1
+                args[name] = 1000 * k + i + 1
         return cls(**args)
 
     for cls in (Param, FuncProto, FuncCandidate, VarCandidate):

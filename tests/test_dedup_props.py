@@ -33,7 +33,6 @@ does.
 
 from __future__ import annotations
 
-import dataclasses
 import random
 
 import pytest
@@ -50,6 +49,7 @@ from encoder.btf.reader import parse
 from encoder.btf.verifier import PROFILES, verify_bytes
 from encoder.btf.writer import encode
 from encoder.errors import BtfError
+from encoder.record import replace
 
 pytestmark = pytest.mark.usefixtures("dedup_walks")   # _cdedup.c and engine.py's loops
 
@@ -113,8 +113,8 @@ def _random_type(rng: random.Random, n: int):
 
 def _with_refs(t, refs: list[int]):
     """A copy of `t` with its references (in wire order) replaced."""
-    t = dataclasses.replace(t) if not hasattr(t, "members") else t.__class__(
-        t.name, t.size, [dataclasses.replace(m) for m in t.members], t.kflag)
+    t = replace(t) if not hasattr(t, "members") else t.__class__(
+        t.name, t.size, [replace(m) for m in t.members], t.kflag)
     it = iter(refs)
     if isinstance(t, (Struct, Union)):
         for m in t.members:
@@ -369,7 +369,7 @@ def test_idempotent_and_valid(seed):
 def test_deterministic(seed):
     units = random_units(seed)
     a = encode(run_dedup(units)[0])
-    b = encode(run_dedup([[dataclasses.replace(t) for t in u] for u in units])[0])
+    b = encode(run_dedup([[replace(t) for t in u] for u in units])[0])
     assert a == b
 
 

@@ -23,10 +23,10 @@ invent nicer ones; `Rules` says which libbpf's (bpftool 7.1's by default):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from ..errors import BtfError
+from ..record import record
 from .kinds import Kind
 from .model import Btf, Type, type_refs
 
@@ -76,7 +76,7 @@ _MAX_RESOLVE_DEPTH = 32
 _MAX_NAME = 255             # libbpf formats `name___n` into 256 bytes
 _TABS = 13                  # libbpf's deepest indentation
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rules:
     """Where the btf_dump of one libbpf differs from another's text.
 

@@ -16,8 +16,8 @@ have been free to).  Such entries are counted apart (`in_base`).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 
+from ..record import factory, record
 from .kinds import Kind
 from .model import Btf
 
@@ -110,7 +110,7 @@ def entries(btf: Btf) -> dict[tuple[str, str], Counter]:
     return out
 
 
-@dataclass
+@record
 class KindCounts:
     ref: int = 0
     cand: int = 0
@@ -120,13 +120,13 @@ class KindCounts:
     extra: int = 0
 
 
-@dataclass
+@record
 class Report:
     """The comparison of a reference BTF with a candidate."""
-    kinds: dict[str, KindCounts] = field(default_factory=dict)
-    differ: list[tuple[str, str, list[str], list[str]]] = field(default_factory=list)
-    missing: list[tuple[str, str]] = field(default_factory=list)
-    extra: list[tuple[str, str]] = field(default_factory=list)
+    kinds: dict[str, KindCounts] = factory(dict)
+    differ: list[tuple[str, str, list[str], list[str]]] = factory(list)
+    missing: list[tuple[str, str]] = factory(list)
+    extra: list[tuple[str, str]] = factory(list)
     duplicates_ref: int = 0
     duplicates_cand: int = 0
     in_base: int = 0            # identical only through the candidate's base

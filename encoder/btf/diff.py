@@ -13,8 +13,8 @@ defined more than once, show both descriptions.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
 
+from ..record import asdict, factory, record
 from .compare import Canon, Report, compare
 from .kinds import Kind
 from .model import Btf
@@ -22,19 +22,19 @@ from .model import Btf
 LONG = 160                  # characters of a description shown before "..."
 
 
-@dataclass
+@record
 class Change:
     kind: str               # compare's kind name: STRUCT, FUNC, ...
     name: str
     status: str             # "changed" | "removed" | "added"
-    details: list[str] = field(default_factory=list)
+    details: list[str] = factory(list)
 
     def title(self) -> str:
         mark = {"changed": "~", "removed": "-", "added": "+"}[self.status]
         return f"{mark} {self.kind.lower()} {self.name}"
 
 
-@dataclass
+@record
 class Diff:
     report: Report
     changes: list[Change]

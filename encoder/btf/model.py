@@ -13,14 +13,14 @@ lives in the vlen bits on the wire and in `Func.linkage` here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import ClassVar, Iterator, Union as _U
 
+from ..record import factory, record
 from .kinds import FuncLinkage, IntEncoding, Kind, VarLinkage
 from .strings import StringTable
 
 
-@dataclass(slots=True)
+@record
 class Int:
     kind: ClassVar[Kind] = Kind.INT
     name: str
@@ -30,14 +30,14 @@ class Int:
     offset: int = 0
 
 
-@dataclass(slots=True)
+@record
 class Ptr:
     kind: ClassVar[Kind] = Kind.PTR
     type: int
     name: str = ""
 
 
-@dataclass(slots=True)
+@record
 class Array:
     kind: ClassVar[Kind] = Kind.ARRAY
     type: int
@@ -46,7 +46,7 @@ class Array:
     name: str = ""
 
 
-@dataclass(slots=True)
+@record
 class Member:
     name: str
     type: int
@@ -54,86 +54,86 @@ class Member:
     bitfield_size: int = 0
 
 
-@dataclass(slots=True)
+@record
 class Struct:
     """A struct; with `kflag` set, member offsets carry bitfield sizes."""
     kind: ClassVar[Kind] = Kind.STRUCT
     name: str
     size: int
-    members: list[Member] = field(default_factory=list)
+    members: list[Member] = factory(list)
     kflag: bool = False
 
 
-@dataclass(slots=True)
+@record
 class Union:
     kind: ClassVar[Kind] = Kind.UNION
     name: str
     size: int
-    members: list[Member] = field(default_factory=list)
+    members: list[Member] = factory(list)
     kflag: bool = False
 
 
-@dataclass(slots=True)
+@record
 class EnumValue:
     name: str
     value: int             # as the source meant it: negative only when signed
 
 
-@dataclass(slots=True)
+@record
 class Enum:
     """An enum with 32-bit values; `signed` is the kind_flag."""
     kind: ClassVar[Kind] = Kind.ENUM
     name: str
     size: int
-    values: list[EnumValue] = field(default_factory=list)
+    values: list[EnumValue] = factory(list)
     signed: bool = False
 
 
-@dataclass(slots=True)
+@record
 class Enum64:
     kind: ClassVar[Kind] = Kind.ENUM64
     name: str
     size: int
-    values: list[EnumValue] = field(default_factory=list)
+    values: list[EnumValue] = factory(list)
     signed: bool = False
 
 
-@dataclass(slots=True)
+@record
 class Fwd:
     kind: ClassVar[Kind] = Kind.FWD
     name: str
     union: bool = False
 
 
-@dataclass(slots=True)
+@record
 class Typedef:
     kind: ClassVar[Kind] = Kind.TYPEDEF
     name: str
     type: int
 
 
-@dataclass(slots=True)
+@record
 class Volatile:
     kind: ClassVar[Kind] = Kind.VOLATILE
     type: int
     name: str = ""
 
 
-@dataclass(slots=True)
+@record
 class Const:
     kind: ClassVar[Kind] = Kind.CONST
     type: int
     name: str = ""
 
 
-@dataclass(slots=True)
+@record
 class Restrict:
     kind: ClassVar[Kind] = Kind.RESTRICT
     type: int
     name: str = ""
 
 
-@dataclass(slots=True)
+@record
 class Func:
     kind: ClassVar[Kind] = Kind.FUNC
     name: str
@@ -141,30 +141,22 @@ class Func:
     linkage: FuncLinkage = FuncLinkage.STATIC
 
 
-@dataclass(slots=True)
+@record
 class Param:
     name: str
     type: int
 
-    # Pickled as a call, not as slots' state: a unit's candidates cross
-    # from the worker processes several times faster (encode.py).
-    def __reduce__(self):
-        return Param, (self.name, self.type)
 
-
-@dataclass(slots=True)
+@record
 class FuncProto:
     """A prototype; a trailing Param('', 0) marks varargs, as on the wire."""
     kind: ClassVar[Kind] = Kind.FUNC_PROTO
     ret: int
-    params: list[Param] = field(default_factory=list)
+    params: list[Param] = factory(list)
     name: str = ""
 
-    def __reduce__(self):       # as Param's
-        return FuncProto, (self.ret, self.params, self.name)
 
-
-@dataclass(slots=True)
+@record
 class Var:
     kind: ClassVar[Kind] = Kind.VAR
     name: str
@@ -172,29 +164,29 @@ class Var:
     linkage: VarLinkage = VarLinkage.STATIC
 
 
-@dataclass(slots=True)
+@record
 class VarSecinfo:
     type: int
     offset: int
     size: int
 
 
-@dataclass(slots=True)
+@record
 class Datasec:
     kind: ClassVar[Kind] = Kind.DATASEC
     name: str
     size: int
-    vars: list[VarSecinfo] = field(default_factory=list)
+    vars: list[VarSecinfo] = factory(list)
 
 
-@dataclass(slots=True)
+@record
 class Float:
     kind: ClassVar[Kind] = Kind.FLOAT
     name: str
     size: int
 
 
-@dataclass(slots=True)
+@record
 class DeclTag:
     """A tag on a declaration; component_idx -1 tags the whole target."""
     kind: ClassVar[Kind] = Kind.DECL_TAG
@@ -204,7 +196,7 @@ class DeclTag:
     attr: bool = False
 
 
-@dataclass(slots=True)
+@record
 class TypeTag:
     kind: ClassVar[Kind] = Kind.TYPE_TAG
     name: str
@@ -212,7 +204,7 @@ class TypeTag:
     attr: bool = False
 
 
-@dataclass(slots=True)
+@record
 class Unknown:
     """A kind this reader does not know, kept as it was thanks to the layout
     section; its references and strings beyond `name` are not interpreted."""

@@ -7,10 +7,10 @@ those `model.type_refs` yields, in the same order.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Callable
 
 from ..errors import BtfError
+from ..record import replace
 from .kinds import Kind
 from .model import REF_KINDS, Member, Param, Type, Unknown, VarSecinfo
 

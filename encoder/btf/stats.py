@@ -10,8 +10,8 @@ from __future__ import annotations
 import heapq
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass, field
 
+from ..record import asdict, factory, record
 from .compare import Canon
 from .kinds import LAYOUT, TYPE_HEADER_LEN, Kind
 from .model import Btf, Type, Unknown, type_refs
@@ -35,14 +35,14 @@ def vlen(t: Type) -> int:
     return 0
 
 
-@dataclass
+@record
 class KindStats:
     count: int = 0
     named: int = 0
     bytes: int = 0
 
 
-@dataclass
+@record
 class Top:
     id: int
     kind: str
@@ -51,7 +51,7 @@ class Top:
     what: str = ""          # how compare.py spells it: "*struct sk_buff" for a PTR
 
 
-@dataclass
+@record
 class Stats:
     types: int
     start_id: int
@@ -61,10 +61,10 @@ class Stats:
     string_bytes: int
     layout_bytes: int
     total_bytes: int
-    kinds: dict[str, KindStats] = field(default_factory=dict)
-    largest_records: list[Top] = field(default_factory=list)
-    largest_types: list[Top] = field(default_factory=list)
-    most_referenced: list[Top] = field(default_factory=list)
+    kinds: dict[str, KindStats] = factory(dict)
+    largest_records: list[Top] = factory(list)
+    largest_types: list[Top] = factory(list)
+    most_referenced: list[Top] = factory(list)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -39,8 +39,7 @@ offsets, never CO-RE relocations that could not be resolved.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ..record import record
 from .cdump import CDumper
 from .kinds import Kind
 
@@ -73,7 +72,7 @@ PREAMBLE = """\
 """
 
 
-@dataclass
+@record
 class Tracepoint:
     """One `btf_trace_<call>`: its arguments (name, type id) after `__data`,
     the FUNC the names came from (None: generated), or why it has no struct."""

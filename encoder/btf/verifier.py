@@ -33,10 +33,10 @@ import array
 import functools
 import re
 import struct
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..errors import BtfError, BtfInvalid
+from ..record import record
 from .kinds import (HEADER_LEN, HEADER_LEN_LAYOUT, MAGIC, MAX_NAME_OFFSET,
                     MAX_RESOLVE_DEPTH, MAX_SIZE, MAX_TYPE, TYPE_HEADER_LEN, VERSION, Kind)
 from .perbase import PerBase
@@ -48,7 +48,7 @@ except ImportError:          # pragma: no cover - no C compiler at install time
     _cverify = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Profile:
     """What one kernel release accepts."""
     name: str

@@ -10,14 +10,14 @@ from __future__ import annotations
 import array
 import struct
 import sys
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..errors import BtfError
+from ..record import record
 from .kinds import HEADER_LEN, HEADER_LEN_LAYOUT, LAYOUT, MAGIC, TYPE_HEADER_LEN, VERSION
 
 
-@dataclass(slots=True)
+@record
 class Header:
     hdr_len: int
     type_off: int

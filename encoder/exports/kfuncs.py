@@ -23,7 +23,7 @@ of that exact name, or resolve_btfids cannot patch the slot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..record import factory, record
 
 SECTION = ".BTF_ids"
 FUNC_PREFIX = "__BTF_ID__func__"
@@ -61,7 +61,7 @@ def func_name(symbol: str) -> str | None:
     return rest[:end - 1]
 
 
-@dataclass(slots=True)
+@record
 class IdSet:
     """A BTF_SET or BTF_SET8: its symbol's span and what it holds."""
     name: str
@@ -69,21 +69,21 @@ class IdSet:
     start: int
     end: int
     flags: int = 0              # the set8's own flags word
-    members: list[tuple[str, int]] = field(default_factory=list)   # (func, pair flags)
+    members: list[tuple[str, int]] = factory(list)   # (func, pair flags)
 
     @property
     def kfuncs(self) -> bool:
         return self.eight and bool(self.flags & BTF_SET8_KFUNCS)
 
 
-@dataclass(slots=True)
+@record
 class BtfIds:
     """What `.BTF_ids` names."""
-    sets: list[IdSet] = field(default_factory=list)
+    sets: list[IdSet] = factory(list)
     # every BTF_ID(func, X): X -> the sets holding it ("" for a plain list)
-    funcs: dict[str, list[str]] = field(default_factory=dict)
+    funcs: dict[str, list[str]] = factory(dict)
     # (symbol order) func -> flags per set8 pair: [(set, flags)]
-    pairs: dict[str, list[tuple[IdSet, int]]] = field(default_factory=dict)
+    pairs: dict[str, list[tuple[IdSet, int]]] = factory(dict)
 
     @property
     def marked(self) -> bool:

@@ -30,10 +30,10 @@ the same order; `__crc_<name>` labels are the fallback.  The 2026
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 
 from ..elf.consts import SHN_ABS, STT
 from ..errors import ElfError
+from ..record import factory, record
 
 STRINGS = "__ksymtab_strings"
 FLAGSTAB = "__kflagstab"
@@ -51,7 +51,7 @@ SECTIONS = {
 GPL_TYPE = "EXPORT_SYMBOL_GPL"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class Layout:
     """One shape of `struct kernel_symbol`."""
     name: str
@@ -70,7 +70,7 @@ def _layouts(pointer_size: int) -> list[Layout]:
                   Layout(f"abs{8 * pointer_size}", False, 2, pointer_size)]
 
 
-@dataclass(slots=True)
+@record
 class Export:
     """One exported symbol."""
     name: str
@@ -87,14 +87,14 @@ class Export:
         return self.export_type in (GPL_TYPE, "EXPORT_UNUSED_SYMBOL_GPL")
 
 
-@dataclass(slots=True)
+@record
 class ExportTable:
     """All exports of one ELF file, in section then entry order."""
-    exports: list[Export] = field(default_factory=list)
+    exports: list[Export] = factory(list)
     layout: str | None = None       # the entry layout that decoded, or "labels"
     has_crcs: bool = False
     has_flagstab: bool = False
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = factory(list)
 
     def by_name(self) -> dict[str, Export]:
         return {e.name: e for e in self.exports}

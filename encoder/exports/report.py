@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass, field
 
 from ..elf.consts import STT
+from ..record import factory, record
 from .kfuncs import BtfIds, kf_names, read_btf_ids
 from .ksymtab import ExportTable, read_exports
 from .symvers import lines as symvers_lines
@@ -25,15 +25,15 @@ from .tags import func_names, missing_funcs
 NAME_PREFIX = "export_"      # the 2020 naming convention (seed thread 000)
 
 
-@dataclass(slots=True)
+@record
 class Row:
     symbol: str
     kind: str = "unknown"
     export_type: str = ""
     namespace: str = ""
     crc: int | None = None
-    kfunc_sets: list[tuple[str, int]] = field(default_factory=list)  # (set, KF flags)
-    id_sets: list[str] = field(default_factory=list)    # sets/lists naming it ("" = a list)
+    kfunc_sets: list[tuple[str, int]] = factory(list)  # (set, KF flags)
+    id_sets: list[str] = factory(list)    # sets/lists naming it ("" = a list)
     name_convention: bool = False
     btf_func: bool | None = None                         # None: no BTF to look in
 
@@ -47,7 +47,7 @@ class Row:
                 "btf_func": self.btf_func}
 
 
-@dataclass(slots=True)
+@record
 class Report:
     path: str
     module: str

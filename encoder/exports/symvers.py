@@ -14,15 +14,15 @@ name (say `--module` to give it).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import PurePath
 
 from ..elf.consts import ET
+from ..record import record
 
 INSTALL_DIRS = ("kernel", "updates", "extra")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True)
 class SymversLine:
     crc: int
     symbol: str

@@ -24,7 +24,6 @@ reorders, clang's `DW_CC_nocall`, packed structs passed on the stack.  See
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 from ..btf.kinds import MAX_VLEN_WIDE, IntEncoding
 from ..btf.model import (Array, Const, DeclTag, Enum, Enum64, EnumValue, Float,
@@ -34,6 +33,7 @@ from ..dwarf.constants import Ate, Cc, Op, Tag, name_of
 from ..dwarf.expr import operations
 from ..dwarf.forms import read_uleb
 from ..errors import DwarfError
+from ..record import factory, record
 try:
     from ._cconvert import types as _compiled_types
 except ImportError:          # pragma: no cover - depends on the installation
@@ -61,7 +61,7 @@ REORDERED_PARM = 8          # a concrete instance lists its origin's parameters 
 SIGNATURE_CHANGED = 16      # clang: DW_CC_nocall (the compiler changed the calling convention)
 
 
-@dataclass(slots=True)
+@record
 class FuncCandidate:
     """A DW_TAG_subprogram that may become a FUNC."""
     name: str | None
@@ -70,7 +70,7 @@ class FuncCandidate:
     external: bool
     low_pc: int | None
     named_params: bool          # every parameter has a name (pahole requires it)
-    tags: list[tuple[str, int]] = field(default_factory=list)   # (value, component_idx)
+    tags: list[tuple[str, int]] = factory(list)   # (value, component_idx)
     offset: int = 0             # of the DIE, for messages
     flags: int = 0              # OPTIMIZED_PARMS | ... (with Options.func_facts)
     # A concrete instance listing no parameters has `proto` built from its
@@ -78,15 +78,8 @@ class FuncCandidate:
     # DIE's own parameter list, kept here when it differs.
     own_proto: FuncProto | None = None
 
-    # Pickled as a call, not as slots' state: a unit's candidates cross
-    # from the worker processes several times faster (encode.py).
-    def __reduce__(self):
-        return FuncCandidate, (self.name, self.proto, self.declaration, self.external,
-                               self.low_pc, self.named_params, self.tags, self.offset,
-                               self.flags, self.own_proto)
 
-
-@dataclass(slots=True)
+@record
 class VarCandidate:
     """A unit-level DW_TAG_variable that may become a VAR."""
     name: str | None
@@ -95,15 +88,11 @@ class VarCandidate:
     external: bool
     declaration: bool
     has_spec: bool
-    tags: list[tuple[str, int]] = field(default_factory=list)
+    tags: list[tuple[str, int]] = factory(list)
     offset: int = 0
 
-    def __reduce__(self):       # as FuncCandidate's
-        return VarCandidate, (self.name, self.type, self.address, self.external,
-                              self.declaration, self.has_spec, self.tags, self.offset)
 
-
-@dataclass(slots=True)
+@record
 class UnitTypes:
     """What one unit contributes: its types and its candidates.
 
@@ -115,15 +104,15 @@ class UnitTypes:
     funcs: list[FuncCandidate]
     vars: list[VarCandidate]
     warnings: list[str]
-    known: list[bytes] = field(default_factory=list)
-    signed: list[tuple[bytes, int]] = field(default_factory=list)
+    known: list[bytes] = factory(list)
+    signed: list[tuple[bytes, int]] = factory(list)
     # With `convert(compact=True)`: the types as dedup's (label, refs)
     # pairs, and `types` None when the compiled makers built them.
     labels: list | None = None
     refs: list | None = None
 
 
-@dataclass(slots=True)
+@record
 class Options:
     """The encoding choices that change how one unit converts."""
     float: bool = True          # FLOAT kind (else floats become INT, as pahole without it)
@@ -646,7 +635,7 @@ _ABI = {
 }
 
 
-@dataclass(slots=True)
+@record
 class _Param:
     """One DW_TAG_formal_parameter of a subprogram, as pahole's loader sees it."""
     die: int
