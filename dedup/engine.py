@@ -18,7 +18,7 @@ from encoder.errors import BtfError
 from .compact import (ARRAY, CONST, DATASEC, DECL_TAG, ENUM, ENUM64, FLOAT, FUNC,
                       FUNC_PROTO, FWD, INT, PTR, RESTRICT, STRUCT, TYPE_TAG, TYPEDEF,
                       UNION, VAR, VOID_LABEL, VOLATILE, Label, Refs, is_fwd_label)
-from encoder.frozen import FrozenList, FrozenTable, frozen, layered
+from encoder.frozen import FrozenList, FrozenTable, Overlay, frozen, layered
 from .minimize import Partition, sccs
 
 try:        # the same walks compiled (setup.py builds it when it can)
@@ -105,10 +105,12 @@ class BaseIndex:
         p = index._partition = Partition()
         (records, prim_table, ref_table, index.declarations, candidates, p.cls, keys,
          cycles, p.n, aggregates, enums, class_first, index.canon) = state
+        # Overlays nobody adds to: their lookups run in C (_cfrozen.c), and a
+        # module makes tens of thousands.
         (index.prim_table, index.ref_table, index._candidates, p.keys, p.cycles,
-         index.aggregates, index.enums, index.class_first) = map(
-            FrozenTable, (prim_table, ref_table, candidates, keys, cycles, aggregates, enums,
-                          class_first))
+         index.aggregates, index.enums, index.class_first) = (
+            Overlay(FrozenTable(t)) for t in (prim_table, ref_table, candidates, keys, cycles,
+                                              aggregates, enums, class_first))
         index._records = FrozenList(records)
         index.end = len(index._records)
         index.lab = [None] * index.end
