@@ -9,8 +9,8 @@ the run goes on.
 The cache.  An input whose bytes, base, options and encoder are the same as
 in an earlier run is not encoded again: its BTF comes from the cache
 (`~/.cache/dwarf2btf/batch`, keyed by the xxh3-128 of all four).  "Encoder"
-is our version plus a hash of our own source files, so a changed encoder
-never serves old results.  With -J, writing `.BTF` changes the input, so the
+is our version plus a hash of our own source files' stat (cachedir.py),
+so a changed encoder never serves old results.  With -J, writing `.BTF` changes the input, so the
 written file's hash is recorded too and a second run skips it.
 
 Exit status: 0 when every input was encoded (or cached), 2 when some input

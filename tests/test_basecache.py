@@ -10,6 +10,7 @@ ignored and replaced.
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -161,4 +162,24 @@ def test_the_code_hash_covers_the_c_sources(monkeypatch, tmp_path):
     monkeypatch.setattr(cachedir, "__file__", str(tmp_path / "encoder" / "cachedir.py"))
     before = cachedir.code_hash()
     (tmp_path / "dedup" / "b.c").write_text("int y;\n")
+    assert cachedir.code_hash() != before
+
+
+def test_the_code_hash_sees_an_edit_that_keeps_size_and_mtime(monkeypatch, tmp_path):
+    """Files count by their stat, not their bytes: an edit of the same size
+    whose modification time is put back still makes another hash (the
+    change time moves), and nothing changed makes the same."""
+    from encoder import cachedir
+    for pkg in ("encoder", "dedup"):
+        (tmp_path / pkg / "sub").mkdir(parents=True)
+    src = tmp_path / "encoder" / "sub" / "a.py"
+    src.write_text("x = 1\n")
+    monkeypatch.setattr(cachedir, "__file__", str(tmp_path / "encoder" / "cachedir.py"))
+    before = cachedir.code_hash()
+    assert cachedir.code_hash() == before
+    st = src.stat()
+    time.sleep(0.01)
+    src.write_text("x = 2\n")
+    os.utime(src, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert src.stat().st_mtime_ns == st.st_mtime_ns and src.stat().st_size == st.st_size
     assert cachedir.code_hash() != before
