@@ -617,14 +617,14 @@ static PyObject *dense_refs(PyObject *self, PyObject *args)
  * base_dirty) -> bytearray: compact.reach_declarations, which says why. */
 static PyObject *reach_declarations(PyObject *self, PyObject *args)
 {
-    PyObject *labels, *refs, *base_dirty;
+    PyObject *labels, *refs;
     Py_ssize_t first, known_first;
-    Py_buffer kd;
-    if (!PyArg_ParseTuple(args, "O!O!nny*O", &PyList_Type, &labels, &PyList_Type, &refs,
-                          &first, &known_first, &kd, &base_dirty))
+    Py_buffer kd, bd;
+    if (!PyArg_ParseTuple(args, "O!O!nny*y*", &PyList_Type, &labels, &PyList_Type, &refs,
+                          &first, &known_first, &kd, &bd))
         return NULL;
     Py_ssize_t n = PyList_GET_SIZE(labels), ne = 0;
-    const uint8_t *known_dirty = kd.buf;
+    const uint8_t *known_dirty = kd.buf, *base_dirty = bd.buf;
     PyObject *out = NULL;
     Py_ssize_t *start = NULL, *from = NULL, *work = NULL;
     if (PyList_GET_SIZE(refs) != n) {
@@ -657,10 +657,8 @@ static PyObject *reach_declarations(PyObject *self, PyObject *args)
             } else if (r < 0) {
                 out_of_range(r);
                 goto done;
-            } else if (!dirty[i]) {
-                int in = PySequence_Contains(base_dirty, ro);
-                if (in < 0) goto done;
-                dirty[i] = (uint8_t)in;
+            } else if (r < bd.len && base_dirty[r]) {
+                dirty[i] = 1;
             }
         }
     }
@@ -687,10 +685,12 @@ static PyObject *reach_declarations(PyObject *self, PyObject *args)
     }
     PyMem_Free(start); PyMem_Free(from); PyMem_Free(work);
     PyBuffer_Release(&kd);
+    PyBuffer_Release(&bd);
     return out;
 done:
     PyMem_Free(start); PyMem_Free(from); PyMem_Free(work);
     PyBuffer_Release(&kd);
+    PyBuffer_Release(&bd);
     Py_XDECREF(out);
     return NULL;
 }

@@ -99,24 +99,22 @@ static PyObject *known_verdicts(PyObject *self, PyObject *args)
 
 /* learn_signed(mine, dirty, first, own, own_first, end, dirty_base, table)
  * -> new: of one unit's pairs (note_signed's `mine`), each clean one whose
- * final id own[id - own_first] is a base id (< end) outside `dirty_base`
- * goes into `table`, unless there already; returns the signatures added. */
+ * final id own[id - own_first] is a base id (< end) not marked in
+ * `dirty_base` (a byte per base id below end) goes into `table`, unless
+ * there already; returns the signatures added. */
 static PyObject *learn_signed(PyObject *self, PyObject *args)
 {
-    PyObject *pairs, *dirty, *own, *dirty_base, *table;
+    PyObject *pairs, *dirty, *own, *table;
     Py_ssize_t first, own_first, end;
-    if (!PyArg_ParseTuple(args, "O!OnOnnOO!", &PyList_Type, &pairs, &dirty, &first, &own,
-                          &own_first, &end, &dirty_base, &PyDict_Type, &table))
+    Py_buffer db;
+    if (!PyArg_ParseTuple(args, "O!OnOnny*O!", &PyList_Type, &pairs, &dirty, &first, &own,
+                          &own_first, &end, &db, &PyDict_Type, &table))
         return NULL;
-    if (!PyAnySet_Check(dirty_base)) {
-        PyErr_SetString(PyExc_TypeError, "learn_signed: dirty_base is a set");
-        return NULL;
-    }
     Py_buffer d, m;
-    if (PyObject_GetBuffer(dirty, &d, PyBUF_SIMPLE) < 0) return NULL;
+    if (PyObject_GetBuffer(dirty, &d, PyBUF_SIMPLE) < 0) { PyBuffer_Release(&db); return NULL; }
     const unsigned int *final_of = ids_of(&m, own, "learn_signed: own");
-    if (!final_of) { PyBuffer_Release(&d); return NULL; }
-    const unsigned char *bad = d.buf;
+    if (!final_of) { PyBuffer_Release(&d); PyBuffer_Release(&db); return NULL; }
+    const unsigned char *bad = d.buf, *dirty_base = db.buf;
     Py_ssize_t nown = m.len / 4;
     PyObject *added = PyList_New(0);
     if (!added) goto done;
@@ -131,9 +129,13 @@ static PyObject *learn_signed(PyObject *self, PyObject *args)
         if (bad[id - first]) continue;
         Py_ssize_t final = final_of[id - own_first];
         if (final >= end) continue;
+        if (final >= db.len) {
+            PyErr_Format(PyExc_IndexError, "learn_signed: base type %zd has no dirty byte", final);
+            goto fail;
+        }
+        if (dirty_base[final]) continue;
         PyObject *fo = PyLong_FromSsize_t(final);
-        int in = fo ? PySet_Contains(dirty_base, fo) : -1;
-        int had = in ? in : PyDict_Contains(table, sig);
+        int had = fo ? PyDict_Contains(table, sig) : -1;
         if (!had && (PyDict_SetItem(table, sig, fo) < 0 || PyList_Append(added, sig) < 0))
             had = -1;
         Py_XDECREF(fo);
@@ -145,6 +147,7 @@ fail:
 done:
     PyBuffer_Release(&m);
     PyBuffer_Release(&d);
+    PyBuffer_Release(&db);
     return added;
 }
 

@@ -32,12 +32,12 @@ except ImportError:          # pragma: no cover - depends on the installation
     _clearned = None
 
 
-def _reaching_declarations(base: Btf) -> frozenset[int]:
-    """Base ids from which a declaration can be reached (itself included)."""
+def _reaching_declarations(base: Btf) -> bytes:
+    """1 per base id from which a declaration can be reached (itself
+    included), else 0."""
     index = base_index(base)
     index.unpack_all()
-    dirty = reach_declarations(index.lab, index.ref, 0, 0, b"", ())
-    return frozenset(b for b, d in enumerate(dirty) if d)
+    return bytes(reach_declarations(index.lab, index.ref, 0, 0, b"", b""))
 
 
 _base_dirty = PerBase("declaration_reach", _reaching_declarations)
@@ -113,14 +113,15 @@ def known_verdicts_py(known: list[bytes], clean: dict[bytes, bool],
 
 
 def learn_signed_py(mine: list[tuple[bytes, int]], dirty, first: int, own, own_first: int,
-                    end: int, dirty_base: frozenset[int], table: dict[bytes, int]) -> list[bytes]:
+                    end: int, dirty_base: bytes, table: dict[bytes, int]) -> list[bytes]:
     """Into `table`, each clean pair whose final id (own[id - own_first]) is
-    a base id outside `dirty_base`, unless there already; the signatures added."""
+    a base id not marked in `dirty_base` (a byte per base id below `end`, as
+    dedup.reach's), unless there already; the signatures added."""
     added = []
     for sig, type_id in mine:
         if not dirty[type_id - first]:
             final = own[type_id - own_first]
-            if final < end and final not in dirty_base and sig not in table:
+            if final < end and not dirty_base[final] and sig not in table:
                 table[sig] = final
                 added.append(sig)
     return added

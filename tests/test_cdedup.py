@@ -205,7 +205,7 @@ def test_reaching_a_declaration_spreads_to_whoever_refers(reach):
             (17,),        # 16 <-> 17: a clean loop
             (16, 6, 2),   # 17
             (16, 18)]     # 18 -> the loop, itself
-    got = reach(labels, refs, 10, 5, bytes([1, 0]), frozenset({3}))
+    got = reach(labels, refs, 10, 5, bytes([1, 0]), bytes([0, 0, 0, 1]))
     assert list(got) == [1, 1, 1, 1, 1, 1, 0, 0, 0]
 
 
@@ -214,7 +214,7 @@ def test_reaching_a_declaration_spreads_to_whoever_refers(reach):
 def test_reach_refuses_a_reference_out_of_range(refs):
     for reach in filter(None, (reach_py, compiled and compiled.reach_declarations)):
         with pytest.raises(IndexError):
-            reach([_S], refs, 18, 5, bytes(2), frozenset([-1]))
+            reach([_S], refs, 18, 5, bytes(2), bytes(8))
 
 
 @needs_compiled
@@ -227,7 +227,7 @@ def test_reach_matches_the_reference_on_random_units():
             list(range(known_first, known_first + len(known_dirty))) + list(range(0, 8))
         labels = [rnd.choice([_S, _S, _S, _F, _E]) for _ in range(n)]
         refs = [tuple(rnd.choice(pool) for _ in range(rnd.randrange(0, 4))) for _ in range(n)]
-        base_dirty = frozenset(rnd.sample(range(8), rnd.randrange(0, 4)))
+        base_dirty = bytes(rnd.random() < 0.3 for _ in range(rnd.randrange(0, 9)))
         args = (labels, refs, first, known_first, known_dirty, base_dirty)
         assert compiled.reach_declarations(*args) == reach_py(*args), args
 

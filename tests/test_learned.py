@@ -47,7 +47,7 @@ def test_the_loops_match_the_reference_on_random_units():
         assert mine_c == mine_py and list(clean_c.items()) == list(clean_py.items())
 
         own = array.array("I", [rnd.randrange(60) for _ in range(n)])
-        base = frozenset(rnd.sample(range(60), 10))
+        base = bytes(rnd.random() < 0.2 for _ in range(50))
         t_c, t_py = dict(table), dict(table)
         assert compiled.learn_signed(mine_c, dirty, first, own, first, 50, base, t_c) == \
             learned.learn_signed_py(mine_py, dirty, first, own, first, 50, base, t_py)
@@ -92,9 +92,12 @@ def test_the_loops_refuse_what_they_cannot_read():
         compiled.note_signed([(b"x",)], 1, 1, b"\0", {})
     with pytest.raises(IndexError):
         compiled.learn_signed([(b"x", 9)], b"\0", 1, array.array("I", [0]), 1, 5,
-                              frozenset(), {})
+                              bytes(5), {})
+    with pytest.raises(IndexError):     # a base id past dirty_base
+        compiled.learn_signed([(b"x", 1)], b"\0", 1, array.array("I", [3]), 1, 5,
+                              bytes(2), {})
     with pytest.raises(TypeError):
-        compiled.learn_signed([], b"", 1, array.array("H"), 1, 5, frozenset(), {})
+        compiled.learn_signed([], b"", 1, array.array("H"), 1, 5, bytes(5), {})
     with pytest.raises(IndexError):
         compiled.first_ids([(b"x", 9)], {}, 5, array.array("I", [1]), 2, array.array("I"))
 
