@@ -95,7 +95,7 @@ class BaseIndex:
         return (records, frozen(self.prim_table), frozen(self.ref_table), self.declarations,
                 frozen(self._candidates), p.cls, frozen(p.keys), frozen(p.cycles), p.n,
                 frozen(self.aggregates), frozen(self.enums), frozen(self.class_first),
-                self.canon)
+                self.canon.tobytes())
 
     @classmethod
     def from_state(cls, state: tuple) -> "BaseIndex":
@@ -104,7 +104,9 @@ class BaseIndex:
         index = cls.__new__(cls)
         p = index._partition = Partition()
         (records, prim_table, ref_table, index.declarations, candidates, p.cls, keys,
-         cycles, p.n, aggregates, enums, class_first, index.canon) = state
+         cycles, p.n, aggregates, enums, class_first, canon) = state
+        index.canon = array.array("I")
+        index.canon.frombytes(canon)
         # Overlays nobody adds to: their lookups run in C (_cfrozen.c), and a
         # module makes tens of thousands.
         (index.prim_table, index.ref_table, index._candidates, p.keys, p.cycles,
@@ -182,7 +184,9 @@ class BaseIndex:
             for b in range(1, self.end):
                 _note_definition(self.aggregates, self.enums, self.lab[b], cls[b], b)
             first = self.class_first = {}
-            self.canon = [first.setdefault(c, b) for b, c in enumerate(cls)]
+            # an array: the base cache keeps its bytes, which a run copies in
+            # one piece instead of making 95 k ints
+            self.canon = array.array("I", [first.setdefault(c, b) for b, c in enumerate(cls)])
             self._partition = p
         return self._partition
 
@@ -825,7 +829,7 @@ class Graph:
 
     # -- settling the whole store ------------------------------------------
 
-    def settle(self) -> list[int]:
+    def settle(self) -> array.array:
         """Resolve what the names allow, then minimise exactly.
 
         Repeats (unique-name FWD resolution, exact minimisation) until no
@@ -881,11 +885,11 @@ class Graph:
 
         # a base id stands for its class's first, or (a resolved
         # declaration) for what it was resolved to
-        relabel = base_canon.copy()
+        relabel = base_canon[:]
         for b in base.declarations:
             if mp[b] != b:
                 relabel[b] = new_id(dense(b))
-        relabel += [new_id(dense(g)) for g in range(bend, n_old)]
+        relabel.extend([new_id(dense(g)) for g in range(bend, n_old)])
         new_lab = [labels[d] for d in keep]
         new_ref = [tuple([new_id(s) for s in succ[d]]) for d in keep]
         for b in self.base.declarations:              # base FWD resolutions
